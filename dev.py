@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Set-up and entry points for a fresh machine that has only Python 3.11+.
+
+    python3 dev.py demo    # create .venv, install, run `ledger demo`
+    python3 dev.py test    # create .venv, install with test extras, run the whole test suite
+    python3 dev.py check   # ruff and mypy
+    python3 dev.py ledger ARGS...   # any ledger command inside the venv
+
+The venv is (re)installed only when pyproject.toml changed since the last install.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+STAMP = VENV / ".installed"
+
+
+def ensure_venv() -> None:
+    if sys.version_info < (3, 11):
+        sys.exit("Python 3.11 or newer is required")
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if STAMP.exists() and STAMP.read_text() == wanted:
+        return
+    if not (BIN / "python").exists():
+        print("creating .venv ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    print("installing the ledger and its test tools into .venv (first run only) ...", flush=True)
+    pip = [str(BIN / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, "-e", f"{ROOT}[test]"], check=True)
+    STAMP.write_text(wanted)
+
+
+def run(*argv: str) -> int:
+    return subprocess.call(list(argv), cwd=ROOT)
+
+
+def main() -> int:
+    task, *rest = sys.argv[1:] or ["help"]
+    if task not in {"demo", "test", "check", "ledger"}:
+        print(__doc__)
+        return 0 if task == "help" else 2
+    ensure_venv()
+    if task == "demo":
+        return run(str(BIN / "ledger"), "demo", *rest)
+    if task == "ledger":
+        return run(str(BIN / "ledger"), *rest)
+    if task == "check":
+        lint = run(str(BIN / "ruff"), "check", ".")
+        types = run(str(BIN / "mypy"))
+        return lint or types
+    return run(str(BIN / "python"), "-m", "pytest", *rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

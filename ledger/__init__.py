@@ -1,0 +1,1 @@
+"""Behavior ledger: the event-sourced system of record for value-tagged behavior."""

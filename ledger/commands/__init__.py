@@ -1,0 +1,1 @@
+"""Commands: pydantic models and one handler each, grouped by domain area."""

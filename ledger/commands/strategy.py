@@ -1,0 +1,87 @@
+"""The value catalog and strategy revisions."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+from pydantic import Field, StringConstraints, field_validator
+
+from ledger import ids
+from ledger.clock import as_utc
+from ledger.commands.base import (
+    ADMIN,
+    Command,
+    Decision,
+    Invocation,
+    Moment,
+    Title,
+    ValueKey,
+    handles,
+)
+from ledger.errors import NotFound
+
+if TYPE_CHECKING:
+    from ledger.service import Ledger
+
+Description = Annotated[str, StringConstraints(max_length=1000)]
+
+
+class DefineValue(Command):
+    key: ValueKey
+    name: Title
+    description: Description | None = None
+
+
+class RetireValue(Command):
+    key: ValueKey
+
+
+class Goal(Command):
+    key: ValueKey
+    title: Title
+    weight: float = Field(gt=0, le=1e6, allow_inf_nan=False)
+    values: dict[ValueKey, Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)]] = Field(
+        min_length=1, max_length=6
+    )
+
+
+class ReviseStrategy(Command):
+    effective_from: Moment
+    goals: list[Goal] = Field(min_length=1, max_length=12)
+    note: Description | None = None
+
+    @field_validator("goals")
+    @classmethod
+    def _distinct_goal_keys(cls, goals: list[Goal]) -> list[Goal]:
+        keys = [g.key for g in goals]
+        if len(keys) != len(set(keys)):
+            raise ValueError("goal keys must be distinct")
+        return goals
+
+
+@handles(DefineValue, roles=ADMIN)
+def define_value(ledger: Ledger, cmd: DefineValue, inv: Invocation) -> Decision:
+    strategy = ledger.strategy(inv.tenant_id)
+    strategy.define_value(cmd.key, cmd.name, cmd.description)
+    return Decision([strategy], {"key": cmd.key, "name": cmd.name})
+
+
+@handles(RetireValue, roles=ADMIN)
+def retire_value(ledger: Ledger, cmd: RetireValue, inv: Invocation) -> Decision:
+    strategy = ledger.strategy(inv.tenant_id)
+    if cmd.key not in strategy.values:
+        raise NotFound(f"no value {cmd.key!r}")
+    strategy.retire_value(cmd.key)
+    return Decision([strategy], {"key": cmd.key, "retired": True}, status=200)
+
+
+@handles(ReviseStrategy, roles=ADMIN)
+def revise_strategy(ledger: Ledger, cmd: ReviseStrategy, inv: Invocation) -> Decision:
+    strategy = ledger.strategy(inv.tenant_id)
+    goals = [g.model_dump() for g in cmd.goals]
+    version = strategy.revise(as_utc(cmd.effective_from), goals, cmd.note)
+    return Decision([strategy], {"version": version})
+
+
+def strategy_id(tenant_id: str) -> str:
+    return str(ids.aggregate_id(tenant_id, "strategy"))

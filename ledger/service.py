@@ -1,0 +1,247 @@
+"""The ledger application service: authenticate, run commands, load shared state.
+
+`execute` is the one path every command takes: role check, idempotency,
+decide, one atomic save, retry on an optimistic-concurrency conflict.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from typing import Any, cast
+
+import orjson
+from eventsourcing.persistence import RecordConflictError
+
+from ledger import ids
+from ledger.aggregates.api_key import ApiKey, hash_key
+from ledger.aggregates.idempotency import IdempotencyRecord
+from ledger.aggregates.member import Member
+from ledger.aggregates.strategy import Strategy
+from ledger.aggregates.tenant import Tenant
+from ledger.clock import Clock
+from ledger.commands.base import HANDLERS, Caller, Command, Decision, Invocation
+from ledger.config import Settings
+from ledger.errors import (
+    ConcurrencyConflict,
+    Forbidden,
+    IdempotencyKeyReused,
+    Invalid,
+    LedgerError,
+    NotFound,
+    Unauthenticated,
+)
+from ledger.events import EventMetadata, event_metadata
+from ledger.personal_data import PersonalData, PostgresKeyStore, SQLiteKeyStore
+from ledger.store import EventStore, postgres_dsn, postgres_schema
+
+MAX_ATTEMPTS = 20
+
+
+def _register_handlers() -> None:
+    # Importing the modules registers their handlers.
+    from ledger.commands import (  # noqa: F401
+        adjustments,
+        campaigns,
+        completions,
+        members,
+        missions,
+        recognitions,
+        strategy,
+        tenancy,
+    )
+
+
+class Ledger:
+    """Write side of the ledger over one event store."""
+
+    def __init__(
+        self, store: EventStore, personal: PersonalData, clock: Clock | None = None
+    ) -> None:
+        _register_handlers()
+        self.store = store
+        self.personal = personal
+        self.clock = clock or Clock()
+        self._callers: dict[str, Caller] = {}
+
+    @classmethod
+    def open(cls, settings: Settings, clock: Clock | None = None) -> Ledger:
+        store = EventStore(settings.event_store_url, settings.aggregate_cache_size)
+        keys: SQLiteKeyStore | PostgresKeyStore
+        if store.is_postgres:
+            url = settings.event_store_url
+            keys = PostgresKeyStore(postgres_dsn(url), postgres_schema(url))
+        else:
+            keys = SQLiteKeyStore(store.env["SQLITE_DBNAME"])
+        return cls(store, PersonalData(keys), clock)
+
+    def close(self) -> None:
+        self.store.close()
+        close = getattr(self.personal.keys, "close", None)
+        if close:
+            close()
+
+    # -- authentication -------------------------------------------------------------
+
+    def new_api_key(self, tenant_id: str) -> tuple[str, ApiKey]:
+        key = f"lk_{secrets.token_urlsafe(32)}"
+        digest = hash_key(key)
+        return key, ApiKey(ids.aggregate_id("", "api-key", digest), tenant_id)
+
+    def authenticate(self, key: str | None) -> Caller:
+        if not key:
+            raise Unauthenticated("missing bearer API key")
+        digest = hash_key(key)
+        cached = self._callers.get(digest)
+        if cached:
+            return cached
+        api_key = self.store.load(ApiKey, ids.aggregate_id("", "api-key", digest))
+        if api_key is None:
+            raise Unauthenticated("unknown API key")
+        caller = Caller(api_key.tenant_id, api_key.role, api_key.label)
+        self._callers[digest] = caller
+        return caller
+
+    # -- shared state handlers read ---------------------------------------------------
+
+    def tenant(self, tenant_id: str) -> Tenant:
+        tenant = self.store.load(Tenant, ids.tenant_aggregate_id(tenant_id))
+        if tenant is None:
+            raise NotFound(f"no tenant {tenant_id!r}")
+        return tenant
+
+    def strategy(self, tenant_id: str) -> Strategy:
+        return self.store.load_or_blank(
+            Strategy, ids.aggregate_id(tenant_id, "strategy"), tenant_id
+        )
+
+    def member(self, tenant_id: str, member_id: str) -> Member | None:
+        return self.store.load(Member, ids.aggregate_id(tenant_id, "member", member_id))
+
+    def member_in_body(self, tenant_id: str, member_id: str, field: str) -> Member:
+        """A member named in a request body: unknown is invalid input (422)."""
+        member = self.member(tenant_id, member_id)
+        if member is None:
+            raise Invalid(f"unknown member {member_id!r}", field=field)
+        return member
+
+    def member_in_path(self, tenant_id: str, member_id: str) -> Member:
+        member = self.member(tenant_id, member_id)
+        if member is None:
+            raise NotFound(f"no member {member_id!r}")
+        return member
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def execute(
+        self,
+        command: Command,
+        caller: Caller,
+        *,
+        idempotency_key: str | None = None,
+        fingerprint: str | None = None,
+        correlation_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Run a command; returns its response body (with `position`) or raises a refusal."""
+        registration = HANDLERS[type(command)]
+        if caller.role not in registration.roles:
+            raise Forbidden(f"role {caller.role!r} may not {type(command).__name__}")
+        invocation = Invocation(
+            caller, uuid.uuid4(), self.clock.now(), idempotency_key, correlation_id
+        )
+        fingerprint = fingerprint or fingerprint_of(command)
+        for _ in range(MAX_ATTEMPTS):
+            try:
+                return self._attempt(registration.handler, command, invocation, fingerprint)
+            except RecordConflictError:
+                continue  # someone changed an aggregate we read: decide again on fresh state
+        raise ConcurrencyConflict("too much concurrent change, try again")
+
+    def _attempt(
+        self, handler: Any, command: Command, invocation: Invocation, fingerprint: str
+    ) -> dict[str, Any]:
+        record = self._idempotency_record(invocation)
+        if record is not None:
+            live = record.live_outcome(invocation.received_at)
+            if live is not None:
+                if live.fingerprint != fingerprint:
+                    raise IdempotencyKeyReused(
+                        "this Idempotency-Key was used with a different request"
+                    )
+                return self._replay(live.outcome)
+        meta = EventMetadata(
+            invocation.received_at,
+            str(invocation.command_id),
+            invocation.correlation_id or str(invocation.command_id),
+        )
+        with event_metadata(meta):
+            try:
+                decision: Decision = handler(self, command, invocation)
+            except LedgerError as refusal:
+                if record is not None:
+                    self._remember(record, invocation, fingerprint, {"refused": refusal.to_dict()})
+                    self.store.append(record)
+                raise
+            events = [e for a in decision.aggregates for e in a.pending]
+            if record is not None:
+                last = events[-1] if events else None
+                self._remember(
+                    record,
+                    invocation,
+                    fingerprint,
+                    {
+                        "ok": {
+                            "result": decision.result,
+                            "status": decision.status,
+                            "last_event": [str(last.originator_id), last.originator_version]
+                            if last
+                            else None,
+                        }
+                    },
+                )
+            # The idempotency record goes first, so the last recording is the command's.
+            recordings = self.store.append(*([record] if record else []), *decision.aggregates)
+        position = recordings[-1].notification.id if events and recordings else None
+        return {**decision.result, "position": position, "_status": decision.status}
+
+    def _idempotency_record(self, invocation: Invocation) -> IdempotencyRecord | None:
+        if not invocation.idempotency_key:
+            return None
+        tenant_id = invocation.tenant_id
+        return self.store.load_or_blank(
+            IdempotencyRecord,
+            ids.aggregate_id(tenant_id, "idempotency", invocation.idempotency_key),
+            tenant_id,
+        )
+
+    @staticmethod
+    def _remember(
+        record: IdempotencyRecord, invocation: Invocation, fingerprint: str, outcome: dict[str, Any]
+    ) -> None:
+        assert invocation.idempotency_key is not None
+        record.record(invocation.idempotency_key, fingerprint, invocation.received_at, outcome)
+
+    def _replay(self, outcome: dict[str, Any]) -> dict[str, Any]:
+        if "refused" in outcome:
+            raise LedgerError.from_dict(outcome["refused"])
+        ok = outcome["ok"]
+        position = None
+        if ok["last_event"]:
+            originator_id, version = ok["last_event"]
+            position = self.store.position_of(uuid.UUID(originator_id), version)
+        return {**ok["result"], "position": position, "_status": ok["status"], "_replayed": True}
+
+
+def fingerprint_of(command: Command) -> str:
+    body = orjson.dumps(command.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(type(command).__name__.encode() + b"\0" + body).hexdigest()
+
+
+def response_body(result: dict[str, Any]) -> dict[str, Any]:
+    """The response without the runner's private keys."""
+    return {k: v for k, v in result.items() if not k.startswith("_")}
+
+
+def status_of(result: dict[str, Any]) -> int:
+    return cast(int, result.get("_status", 200))
