@@ -124,3 +124,24 @@ def refused(
 
 def days(n: float) -> timedelta:
     return timedelta(days=n)
+
+
+class Projected:
+    """A World whose events are projected into a DuckDB file on demand."""
+
+    def __init__(self, world: World, path: str) -> None:
+        from consumers.sources import StoreSource
+        from ledger.projections.projection import Projection
+
+        self.world = world
+        self.projection = Projection(path, decrypt=world.ledger.personal.decrypt)
+        self.source = StoreSource(world.ledger.store)
+
+    def catch_up(self) -> None:
+        from consumers.projector import catch_up
+
+        catch_up(self.projection, self.source)
+
+    def con(self) -> Any:
+        self.catch_up()
+        return self.projection.reader()

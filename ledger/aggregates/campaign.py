@@ -26,6 +26,7 @@ class CampaignLaunched(LedgerEvent):
 
 
 class CampaignWinnersDeclared(LedgerEvent):
+    campaign_id: str
     winners: list[dict[str, Any]]
     # The last event position the ranking was computed from.
     computed_through: int
@@ -62,4 +63,9 @@ class Campaign(LedgerAggregate):
             raise Conflict("winners were already declared")
 
     def declare(self, winners: list[dict[str, Any]], computed_through: int) -> None:
-        self.trigger(CampaignWinnersDeclared, winners=winners, computed_through=computed_through)
+        self.trigger(
+            CampaignWinnersDeclared,
+            campaign_id=self.spec.campaign_id,
+            winners=winners,
+            computed_through=computed_through,
+        )

@@ -26,6 +26,7 @@ class MemberJoined(LedgerEvent):
 
 
 class MemberMoved(LedgerEvent):
+    member_id: str
     team: str
     effective_from: datetime
 
@@ -35,6 +36,7 @@ class MemberMoved(LedgerEvent):
 
 
 class MemberDeparted(LedgerEvent):
+    member_id: str
     effective_from: datetime
 
     def apply(self, aggregate: LedgerAggregate) -> None:
@@ -44,6 +46,8 @@ class MemberDeparted(LedgerEvent):
 
 class MemberForgotten(LedgerEvent):
     """The member's key was destroyed; their personal data is unreadable from now on."""
+
+    member_id: str
 
     def apply(self, aggregate: LedgerAggregate) -> None:
         assert isinstance(aggregate, Member)
@@ -86,7 +90,9 @@ class Member(LedgerAggregate):
             raise Invalid(
                 "a move cannot take effect before the member joined", field="effective_from"
             )
-        self.trigger(MemberMoved, team=team, effective_from=effective_from)
+        self.trigger(
+            MemberMoved, member_id=self.member_id, team=team, effective_from=effective_from
+        )
 
     def depart(self, effective_from: datetime) -> None:
         assert self.joined_at is not None
@@ -96,12 +102,12 @@ class Member(LedgerAggregate):
             raise Invalid(
                 "a departure cannot take effect before the member joined", field="effective_from"
             )
-        self.trigger(MemberDeparted, effective_from=effective_from)
+        self.trigger(MemberDeparted, member_id=self.member_id, effective_from=effective_from)
 
     def forget(self) -> None:
         if self.forgotten:
             raise Conflict("the member is already forgotten")
-        self.trigger(MemberForgotten)
+        self.trigger(MemberForgotten, member_id=self.member_id)
 
     def team_at(self, moment: datetime) -> str | None:
         team = None

@@ -26,6 +26,8 @@ class MissionPublished(LedgerEvent):
 
 
 class MissionArchived(LedgerEvent):
+    mission_id: str
+
     def apply(self, aggregate: LedgerAggregate) -> None:
         assert isinstance(aggregate, Mission)
         aggregate.archived = True
@@ -51,7 +53,7 @@ class Mission(LedgerAggregate):
     def archive(self) -> None:
         if self.archived:
             raise Conflict("the mission is already archived")
-        self.trigger(MissionArchived)
+        self.trigger(MissionArchived, mission_id=self.spec.mission_id)
 
     def check_window(self, moment: datetime) -> None:
         spec = self.spec

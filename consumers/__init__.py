@@ -1,0 +1,1 @@
+"""Long-running processes: the relay (store -> Kafka) and the projector (log -> DuckDB)."""

@@ -1,0 +1,53 @@
+"""The projector: reads batches from a source and applies them to the projection."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from consumers.sources import Source
+from ledger.projections.projection import Projection
+
+
+def catch_up(
+    projection: Projection,
+    source: Source,
+    source_name: str = "store",
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Apply everything the source has after the stored position; returns events applied."""
+    applied = 0
+    for batch in source.batches(projection.source_position(source_name)):
+        applied += projection.apply(batch.envelopes, batch.resume_at)
+        if progress:
+            progress(len(batch.envelopes))
+    return applied
+
+
+class EmbeddedProjector:
+    """Follows the event store in a background thread (embedded mode)."""
+
+    def __init__(self, projection: Projection, source: Source, interval: float = 0.05) -> None:
+        self.projection = projection
+        self.source = source
+        self.interval = interval
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="projector", daemon=True)
+        self.last_error: Exception | None = None
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                if catch_up(self.projection, self.source) == 0:
+                    self.stopping.wait(self.interval)
+            except Exception as error:
+                self.last_error = error
+                time.sleep(1)

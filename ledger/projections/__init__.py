@@ -1,0 +1,1 @@
+"""Read side: DuckDB tables rebuilt from the event history."""

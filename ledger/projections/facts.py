@@ -1,0 +1,275 @@
+"""Envelopes to fact rows: the only per-event Python work of the projector (decoding).
+
+A FactBatch collects rows per table, the last state of each upserted key,
+and per tenant the earliest moment whose periods the batch can change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+Row = dict[str, Any]
+Decrypt = Callable[[str, str, str | None], str | None]
+EPOCH = "1970-01-01T00:00:00Z"
+
+
+@dataclass
+class FactBatch:
+    events: list[Row] = field(default_factory=list)
+    awards: list[Row] = field(default_factory=list)
+    team_history: list[Row] = field(default_factory=list)
+    member_joins: list[Row] = field(default_factory=list)
+    departures: dict[tuple[str, str], Row] = field(default_factory=dict)
+    forgotten: dict[tuple[str, str], Row] = field(default_factory=dict)
+    tenants_created: list[Row] = field(default_factory=list)
+    settings_changed: dict[str, Row] = field(default_factory=dict)
+    values_defined: list[Row] = field(default_factory=list)
+    values_retired: dict[tuple[str, str], Row] = field(default_factory=dict)
+    revisions: list[Row] = field(default_factory=list)
+    targets: list[Row] = field(default_factory=list)
+    missions: list[Row] = field(default_factory=list)
+    missions_archived: dict[tuple[str, str], Row] = field(default_factory=dict)
+    campaigns: list[Row] = field(default_factory=list)
+    winners: dict[tuple[str, str], Row] = field(default_factory=dict)
+    # tenant -> earliest ISO instant whose periods this batch may change
+    since: dict[str, str] = field(default_factory=dict)
+    positions: dict[str, int] = field(default_factory=dict)
+
+    def touch(self, tenant_id: str, moment: str) -> None:
+        current = self.since.get(tenant_id)
+        if current is None or _instant(moment) < _instant(current):
+            self.since[tenant_id] = moment
+
+    def add(self, envelope: Row, decrypt: Decrypt | None) -> None:
+        tenant_id = envelope["tenant_id"]
+        self.positions[tenant_id] = max(self.positions.get(tenant_id, 0), envelope["position"])
+        self.events.append(
+            {
+                "position": envelope["position"],
+                "tenant_id": tenant_id,
+                "event_type": envelope["event_type"],
+                "schema_version": envelope["schema_version"],
+                "event_id": envelope["event_id"],
+                "aggregate_id": envelope["aggregate_id"],
+                "aggregate_version": envelope["aggregate_version"],
+                "occurred_at": envelope["occurred_at"],
+                "recorded_at": envelope["recorded_at"],
+                "causation_id": envelope.get("causation_id"),
+                "correlation_id": envelope.get("correlation_id"),
+                "payload": orjson.dumps(envelope["payload"]).decode(),
+            }
+        )
+        handler = _HANDLERS.get(envelope["event_type"])
+        if handler is not None:
+            handler(self, envelope, envelope["payload"], decrypt)
+
+
+def _instant(moment: str) -> str:
+    # ISO strings in UTC compare as instants once normalised to one suffix.
+    return moment.replace("+00:00", "Z")
+
+
+def _key(envelope: Row, payload_key: str, payload: Row) -> tuple[str, str]:
+    return envelope["tenant_id"], payload[payload_key]
+
+
+def _award(batch: FactBatch, env: Row, p: Row, _: Decrypt | None) -> None:
+    batch.awards.append(
+        {
+            "position": env["position"],
+            "tenant_id": env["tenant_id"],
+            "award_id": env["aggregate_id"],
+            "member_id": p["member_id"],
+            "points": p["points"],
+            "kind": p["kind"],
+            "occurred_at": p["occurred_at"],
+            "recorded_at": env["recorded_at"],
+            "values": p["values"],
+            "source_type": p["source"]["type"],
+            "source_id": p["source"]["id"],
+            "cause_event_id": p["cause_event_id"],
+            "rule": orjson.dumps(p["rule"]).decode(),
+            "command": orjson.dumps(p["command"]).decode(),
+        }
+    )
+    batch.touch(env["tenant_id"], p["occurred_at"])
+
+
+def _joined(batch: FactBatch, env: Row, p: Row, decrypt: Decrypt | None) -> None:
+    tenant_id = env["tenant_id"]
+    name = decrypt(tenant_id, p["member_id"], p["display_name"]) if decrypt else None
+    batch.member_joins.append(
+        {
+            "tenant_id": tenant_id,
+            "member_id": p["member_id"],
+            "display_name": name,
+            "joined_at": p["joined_at"],
+            "departed_at": None,
+            "forgotten": False,
+            "recorded_at": env["recorded_at"],
+        }
+    )
+    _team(batch, env, p["member_id"], p["team"], p["joined_at"])
+
+
+def _team(batch: FactBatch, env: Row, member_id: str, team: str, effective_from: str) -> None:
+    batch.team_history.append(
+        {
+            "position": env["position"],
+            "tenant_id": env["tenant_id"],
+            "member_id": member_id,
+            "team": team,
+            "effective_from": effective_from,
+            "recorded_at": env["recorded_at"],
+        }
+    )
+    batch.touch(env["tenant_id"], effective_from)
+
+
+def _moved(batch: FactBatch, env: Row, p: Row, _: Decrypt | None) -> None:
+    _team(batch, env, p["member_id"], p["team"], p["effective_from"])
+
+
+def _departed(batch: FactBatch, env: Row, p: Row, _: Decrypt | None) -> None:
+    batch.departures[_key(env, "member_id", p)] = {
+        "tenant_id": env["tenant_id"],
+        "member_id": p["member_id"],
+        "departed_at": p["effective_from"],
+    }
+
+
+def _forgotten(batch: FactBatch, env: Row, p: Row, _: Decrypt | None) -> None:
+    batch.forgotten[_key(env, "member_id", p)] = {
+        "tenant_id": env["tenant_id"],
+        "member_id": p["member_id"],
+    }
+
+
+def _tenant_created(batch: FactBatch, env: Row, p: Row, _: Decrypt | None) -> None:
+    batch.tenants_created.append(
+        {
+            "tenant_id": env["tenant_id"],
+            "name": p["name"],
+            "timezone": p["settings"]["timezone"],
+            "settings": orjson.dumps(p["settings"]).decode(),
+            "recorded_at": env["recorded_at"],
+        }
+    )
+
+
+def _settings(batch: FactBatch, env: Row, p: Row, _: Decrypt | None) -> None:
+    batch.settings_changed[env["tenant_id"]] = {
+        "tenant_id": env["tenant_id"],
+        "timezone": p["settings"]["timezone"],
+        "settings": orjson.dumps(p["settings"]).decode(),
+    }
+
+
+def _value_defined(batch: FactBatch, env: Row, p: Row, _: Decrypt | None) -> None:
+    batch.values_defined.append(
+        {
+            "tenant_id": env["tenant_id"],
+            "value": p["key"],
+            "name": p["name"],
+            "retired": False,
+            "recorded_at": env["recorded_at"],
+        }
+    )
+
+
+def _value_retired(batch: FactBatch, env: Row, p: Row, _: Decrypt | None) -> None:
+    batch.values_retired[_key(env, "key", p)] = {"tenant_id": env["tenant_id"], "value": p["key"]}
+
+
+def _revised(batch: FactBatch, env: Row, p: Row, _: Decrypt | None) -> None:
+    tenant_id = env["tenant_id"]
+    batch.revisions.append(
+        {
+            "position": env["position"],
+            "tenant_id": tenant_id,
+            "version": p["version"],
+            "effective_from": p["effective_from"],
+            "recorded_at": env["recorded_at"],
+            "goals": orjson.dumps(p["goals"]).decode(),
+            "note": p.get("note"),
+        }
+    )
+    batch.targets.extend(
+        {"tenant_id": tenant_id, "version": p["version"], "value": v, "target": float(t)}
+        for v, t in p["targets"].items()
+    )
+    batch.touch(tenant_id, p["effective_from"])
+
+
+def _mission(batch: FactBatch, env: Row, p: Row, _: Decrypt | None) -> None:
+    batch.missions.append(
+        {
+            "tenant_id": env["tenant_id"],
+            "mission_id": p["mission_id"],
+            "title": p["title"],
+            "values": p["values"],
+            "points": p["points"],
+            "cadence": p["cadence"],
+            "requires_verification": p["requires_verification"],
+            "starts_at": p.get("starts_at"),
+            "ends_at": p.get("ends_at"),
+            "teams": p.get("teams", []),
+            "archived": False,
+            "recorded_at": env["recorded_at"],
+        }
+    )
+
+
+def _mission_archived(batch: FactBatch, env: Row, p: Row, _: Decrypt | None) -> None:
+    batch.missions_archived[_key(env, "mission_id", p)] = {
+        "tenant_id": env["tenant_id"],
+        "mission_id": p["mission_id"],
+    }
+
+
+def _campaign(batch: FactBatch, env: Row, p: Row, _: Decrypt | None) -> None:
+    batch.campaigns.append(
+        {
+            "tenant_id": env["tenant_id"],
+            "campaign_id": p["campaign_id"],
+            "name": p["name"],
+            "starts_at": p["starts_at"],
+            "ends_at": p["ends_at"],
+            "values": p["values"],
+            "multiplier": float(p["multiplier"]),
+            "winners": p["winners"],
+            "reward": p.get("reward"),
+            "recorded_at": env["recorded_at"],
+            "declared_winners": None,
+        }
+    )
+
+
+def _winners(batch: FactBatch, env: Row, p: Row, _: Decrypt | None) -> None:
+    batch.winners[_key(env, "campaign_id", p)] = {
+        "tenant_id": env["tenant_id"],
+        "campaign_id": p["campaign_id"],
+        "declared_winners": orjson.dumps(p["winners"]).decode(),
+    }
+
+
+_HANDLERS: dict[str, Callable[[FactBatch, Row, Row, Decrypt | None], None]] = {
+    "PointsAwarded": _award,
+    "MemberJoined": _joined,
+    "MemberMoved": _moved,
+    "MemberDeparted": _departed,
+    "MemberForgotten": _forgotten,
+    "TenantCreated": _tenant_created,
+    "TenantSettingsChanged": _settings,
+    "ValueDefined": _value_defined,
+    "ValueRetired": _value_retired,
+    "StrategyRevised": _revised,
+    "MissionPublished": _mission,
+    "MissionArchived": _mission_archived,
+    "CampaignLaunched": _campaign,
+    "CampaignWinnersDeclared": _winners,
+}

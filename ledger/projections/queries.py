@@ -1,0 +1,357 @@
+"""Queries over the projections: leaderboards, heatmap, alignment, points, events feed.
+
+Each query computes from the fact tables with the shared SQL of `sql.py`,
+restricted to one tenant and a window of occurred_at, so time travel
+(`as_of`: only events recorded up to that moment) is the same code with one
+more filter. `at` only picks the period.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import duckdb
+import orjson
+
+from ledger.errors import NotFound
+from ledger.periods import local_date, local_midnight, month_start, next_month, week_start
+from ledger.projections.sql import ALIGNMENT, HEATMAP, base_ctes, with_ctes
+
+TENANT = "tenant_id = $tenant"
+WINDOW = "a.occurred_at >= $lo AND a.occurred_at < $hi"
+
+
+def _params(tenant_id: str, as_of: datetime | None, **more: Any) -> dict[str, Any]:
+    params = {"tenant": tenant_id, **more}
+    if as_of is not None:
+        params["as_of"] = as_of
+    return params
+
+
+def tenant_timezone(con: duckdb.DuckDBPyConnection, tenant_id: str) -> str:
+    row = con.execute("SELECT timezone FROM tenants WHERE tenant_id = ?", [tenant_id]).fetchone()
+    if row is None:
+        raise NotFound(f"no tenant {tenant_id!r} in the projections yet")
+    return str(row[0])
+
+
+def as_of_position(con: duckdb.DuckDBPyConnection, tenant_id: str, as_of: datetime | None) -> int:
+    if as_of is None:
+        row = con.execute(
+            "SELECT position FROM tenant_positions WHERE tenant_id = ?", [tenant_id]
+        ).fetchone()
+    else:
+        row = con.execute(
+            "SELECT max(position) FROM events WHERE tenant_id = ? AND recorded_at <= ?",
+            [tenant_id, as_of],
+        ).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def period_bounds(kind: str, at: date) -> tuple[date, date]:
+    """[start, end) local dates of the week or month holding `at`."""
+    if kind == "week":
+        start = week_start(at)
+        return start, start + timedelta(days=7)
+    start = month_start(at)
+    return start, next_month(start)
+
+
+def _utc_window(start: date, end: date, tz: str) -> tuple[datetime, datetime]:
+    return local_midnight(start, tz), local_midnight(end, tz)
+
+
+def today(tz: str, now: datetime) -> date:
+    return local_date(now, tz)
+
+
+# -- leaderboard ---------------------------------------------------------------------------
+
+
+def leaderboard(
+    con: duckdb.DuckDBPyConnection,
+    tenant_id: str,
+    *,
+    period: str,
+    at: date | None,
+    now: datetime,
+    team: str | None = None,
+    value: str | None = None,
+    campaign_id: str | None = None,
+    limit: int = 10,
+    as_of: datetime | None = None,
+) -> dict[str, Any]:
+    tz = tenant_timezone(con, tenant_id)
+    conditions = []
+    params = _params(tenant_id, as_of)
+    if period == "campaign":
+        campaign = _campaign(con, tenant_id, campaign_id, as_of)
+        lo, hi = campaign["starts_at"], campaign["ends_at"]
+        params |= {"lo": lo, "hi": hi, "campaign_values": campaign["values"]}
+        conditions += ["kind <> 'adjustment'", 'list_has_any("values", $campaign_values)']
+        period_doc = {
+            "kind": "campaign",
+            "start": lo.isoformat(),
+            "end": hi.isoformat(),
+            "campaign_id": campaign_id,
+        }
+    elif period == "all":
+        lo, hi = datetime(1970, 1, 1, tzinfo=now.tzinfo), datetime(9999, 1, 1, tzinfo=now.tzinfo)
+        params |= {"lo": lo, "hi": hi}
+        period_doc = {"kind": "all", "start": None, "end": None}
+    else:
+        start, end = period_bounds(period, at or today(tz, now))
+        lo, hi = _utc_window(start, end, tz)
+        params |= {"lo": lo, "hi": hi}
+        period_doc = {"kind": period, "start": start.isoformat(), "end": end.isoformat()}
+    if team is not None:
+        conditions.append("team = $team")
+        params["team"] = team
+    if value is not None:
+        conditions.append("kind <> 'adjustment' AND list_contains(\"values\", $value)")
+        params["value"] = value
+    where = " AND ".join(conditions) or "TRUE"
+    sql = with_ctes(
+        base_ctes(TENANT, WINDOW, as_of is not None),
+        f"""
+        , scores AS (
+            SELECT member_id, sum(points) AS points FROM attributed WHERE {where}
+            GROUP BY member_id HAVING sum(points) <> 0
+        ), ranked AS (
+            SELECT rank() OVER (ORDER BY points DESC) AS rank, member_id, points FROM scores
+        )
+        SELECT r.rank, r.member_id,
+               CASE WHEN p.forgotten THEN NULL ELSE p.display_name END AS display_name,
+               (SELECT h.team FROM team_hist h WHERE h.member_id = r.member_id
+                  AND h.effective_from <= $now ORDER BY h.effective_from DESC LIMIT 1) AS team,
+               r.points
+        FROM ranked r LEFT JOIN member_profiles p
+          ON p.tenant_id = $tenant AND p.member_id = r.member_id
+        ORDER BY r.points DESC, r.member_id LIMIT $limit""",
+    )
+    params |= {"limit": limit, "now": as_of or now}
+    rows = con.execute(sql, params).fetchall()
+    entries = [
+        {"rank": r[0], "member_id": r[1], "display_name": r[2], "team": r[3], "points": int(r[4])}
+        for r in rows
+    ]
+    return {
+        "period": period_doc,
+        "entries": entries,
+        "as_of_position": as_of_position(con, tenant_id, as_of),
+    }
+
+
+def _campaign(
+    con: duckdb.DuckDBPyConnection, tenant_id: str, campaign_id: str | None, as_of: datetime | None
+) -> dict[str, Any]:
+    if not campaign_id:
+        raise NotFound("period=campaign needs campaign_id")
+    cut = "AND recorded_at <= $as_of" if as_of else ""
+    row = con.execute(
+        f'SELECT starts_at, ends_at, "values" FROM campaigns WHERE tenant_id = $tenant '
+        f"AND campaign_id = $campaign {cut}",
+        _params(tenant_id, as_of, campaign=campaign_id),
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"no campaign {campaign_id!r}")
+    return {"starts_at": row[0], "ends_at": row[1], "values": list(row[2])}
+
+
+# -- heatmap --------------------------------------------------------------------------------
+
+
+def heatmap(
+    con: duckdb.DuckDBPyConnection,
+    tenant_id: str,
+    *,
+    now: datetime,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    team: str | None = None,
+    as_of: datetime | None = None,
+) -> dict[str, Any]:
+    tz = tenant_timezone(con, tenant_id)
+    end = date_to or today(tz, now)
+    start = date_from or week_start(end) - timedelta(weeks=11)
+    lo, hi = _utc_window(start, end + timedelta(days=1), tz)
+    where = "local_date BETWEEN $from AND $to" + (" AND team = $team" if team else "")
+    params = _params(tenant_id, as_of, lo=lo, hi=hi, **{"from": start, "to": end})
+    if team:
+        params["team"] = team
+    rows = con.execute(
+        with_ctes(base_ctes(TENANT, WINDOW, as_of is not None), HEATMAP.format(where=where))
+        + " ORDER BY week_start, team, value",
+        params,
+    ).fetchall()
+    cells = [
+        {
+            "team": r[1],
+            "value": r[2],
+            "week_start": r[3].isoformat(),
+            "behaviors": int(r[4]),
+            "points": int(r[5]),
+        }
+        for r in rows
+    ]
+    return {
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "cells": cells,
+        "as_of_position": as_of_position(con, tenant_id, as_of),
+    }
+
+
+# -- alignment ----------------------------------------------------------------------------
+
+
+def alignment(
+    con: duckdb.DuckDBPyConnection,
+    tenant_id: str,
+    *,
+    scope: str,
+    period: str,
+    now: datetime,
+    at: date | None = None,
+    team: str | None = None,
+    as_of: datetime | None = None,
+) -> dict[str, Any]:
+    tz = tenant_timezone(con, tenant_id)
+    start, end = period_bounds(period, at or today(tz, now))
+    lo, hi = _utc_window(start, end, tz)
+    where = "scope = $scope AND team = $team AND period = $period AND period_start = $period_start"
+    params = _params(
+        tenant_id,
+        as_of,
+        lo=lo,
+        hi=hi,
+        scope=scope,
+        team=team if scope == "team" else "",
+        period=period,
+        period_start=start,
+    )
+    row = con.execute(
+        with_ctes(base_ctes(TENANT, WINDOW, as_of is not None) + ALIGNMENT.format(where=where), ""),
+        params,
+    ).fetchone()
+    doc: dict[str, Any] = {
+        "scope": scope,
+        "team": team if scope == "team" else None,
+        "period": {"kind": period, "start": start.isoformat(), "end": end.isoformat()},
+    }
+    if row is None:
+        doc |= {
+            "score": None,
+            "incentive_score": None,
+            "coverage": None,
+            "off_strategy_share": None,
+            "behaviors": 0,
+            "values": [],
+            "strategy_version": _version_at(con, tenant_id, hi, as_of),
+        }
+    else:
+        doc |= {
+            "behaviors": int(row[5]),
+            "score": row[6],
+            "incentive_score": row[7],
+            "coverage": row[8],
+            "off_strategy_share": row[9],
+            "strategy_version": row[10],
+            "values": [dict(v) for v in (row[11] or [])],
+        }
+    doc["as_of_position"] = as_of_position(con, tenant_id, as_of)
+    return doc
+
+
+def _version_at(
+    con: duckdb.DuckDBPyConnection, tenant_id: str, end: datetime, as_of: datetime | None
+) -> int | None:
+    cut = "AND recorded_at <= $as_of" if as_of else ""
+    row = con.execute(
+        f"SELECT max(version) FROM strategy_revisions WHERE tenant_id = $tenant "
+        f"AND effective_from < $end {cut}",
+        _params(tenant_id, as_of, end=end),
+    ).fetchone()
+    return int(row[0]) if row and row[0] is not None else None
+
+
+# -- a member's points, the events feed ----------------------------------------------------
+
+
+def member_points(
+    con: duckdb.DuckDBPyConnection, tenant_id: str, member_id: str, *, as_of: datetime | None = None
+) -> dict[str, Any]:
+    known = con.execute(
+        "SELECT 1 FROM member_profiles WHERE tenant_id = ? AND member_id = ?",
+        [tenant_id, member_id],
+    ).fetchone()
+    if known is None:
+        raise NotFound(f"no member {member_id!r}")
+    cut = "AND recorded_at <= $as_of" if as_of else ""
+    rows = con.execute(
+        f"SELECT award_id, points, kind, occurred_at, recorded_at, source_type, source_id, "
+        f"rule, command, cause_event_id, position FROM awards "
+        f"WHERE tenant_id = $tenant AND member_id = $member {cut} ORDER BY position",
+        _params(tenant_id, as_of, member=member_id),
+    ).fetchall()
+    awards = [
+        {
+            "award_id": r[0],
+            "points": r[1],
+            "kind": r[2],
+            "occurred_at": r[3].isoformat(),
+            "recorded_at": r[4].isoformat(),
+            "source": {"type": r[5], "id": r[6]},
+            "rule": orjson.loads(r[7]),
+            "command": orjson.loads(r[8]),
+            "cause_event_id": r[9],
+            "position": r[10],
+        }
+        for r in rows
+    ]
+    return {
+        "member_id": member_id,
+        "balance": sum(a["points"] for a in awards),
+        "awards": awards,
+        "as_of_position": as_of_position(con, tenant_id, as_of),
+    }
+
+
+def events_feed(
+    con: duckdb.DuckDBPyConnection,
+    tenant_id: str,
+    *,
+    after: int,
+    limit: int,
+    as_of: datetime | None = None,
+) -> dict[str, Any]:
+    cut = "AND recorded_at <= $as_of" if as_of else ""
+    rows = con.execute(
+        f"SELECT event_id, event_type, schema_version, tenant_id, aggregate_id, "
+        f"aggregate_version, position, occurred_at, recorded_at, causation_id, correlation_id, "
+        f"payload FROM events WHERE tenant_id = $tenant AND position > $after {cut} "
+        f"ORDER BY position LIMIT $limit",
+        _params(tenant_id, as_of, after=after, limit=limit),
+    ).fetchall()
+    keys = (
+        "event_id",
+        "event_type",
+        "schema_version",
+        "tenant_id",
+        "aggregate_id",
+        "aggregate_version",
+        "position",
+        "occurred_at",
+        "recorded_at",
+        "causation_id",
+        "correlation_id",
+    )
+    events = []
+    for r in rows:
+        event = dict(zip(keys, r[:11], strict=True))
+        event["occurred_at"] = r[7].isoformat()
+        event["recorded_at"] = r[8].isoformat()
+        event["payload"] = orjson.loads(r[11])
+        events.append(event)
+    return {"events": events, "as_of_position": as_of_position(con, tenant_id, as_of)}

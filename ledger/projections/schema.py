@@ -1,0 +1,112 @@
+"""DuckDB schema of the projections. Documented column by column in docs/data-dictionary.md."""
+
+from __future__ import annotations
+
+import duckdb
+
+SCHEMA_VERSION = 1
+
+DDL = """
+CREATE TABLE IF NOT EXISTS projection_meta (key VARCHAR PRIMARY KEY, value BIGINT);
+CREATE TABLE IF NOT EXISTS tenant_positions (
+    tenant_id VARCHAR PRIMARY KEY, position BIGINT NOT NULL);
+
+CREATE TABLE IF NOT EXISTS events (
+    position BIGINT, tenant_id VARCHAR, event_type VARCHAR, schema_version INTEGER,
+    event_id VARCHAR, aggregate_id VARCHAR, aggregate_version INTEGER,
+    occurred_at TIMESTAMPTZ, recorded_at TIMESTAMPTZ, causation_id VARCHAR,
+    correlation_id VARCHAR, payload JSON);
+
+CREATE TABLE IF NOT EXISTS awards (
+    position BIGINT, tenant_id VARCHAR, award_id VARCHAR, member_id VARCHAR, points INTEGER,
+    kind VARCHAR, occurred_at TIMESTAMPTZ, recorded_at TIMESTAMPTZ, "values" VARCHAR[],
+    source_type VARCHAR, source_id VARCHAR, cause_event_id VARCHAR, rule JSON, command JSON);
+
+CREATE TABLE IF NOT EXISTS team_history (
+    position BIGINT, tenant_id VARCHAR, member_id VARCHAR, team VARCHAR,
+    effective_from TIMESTAMPTZ, recorded_at TIMESTAMPTZ);
+
+CREATE TABLE IF NOT EXISTS member_profiles (
+    tenant_id VARCHAR, member_id VARCHAR, display_name VARCHAR, joined_at TIMESTAMPTZ,
+    departed_at TIMESTAMPTZ, forgotten BOOLEAN, recorded_at TIMESTAMPTZ,
+    PRIMARY KEY (tenant_id, member_id));
+
+CREATE TABLE IF NOT EXISTS tenants (
+    tenant_id VARCHAR PRIMARY KEY, name VARCHAR, timezone VARCHAR, settings JSON,
+    recorded_at TIMESTAMPTZ);
+
+CREATE TABLE IF NOT EXISTS value_catalog (
+    tenant_id VARCHAR, value VARCHAR, name VARCHAR, retired BOOLEAN, recorded_at TIMESTAMPTZ,
+    PRIMARY KEY (tenant_id, value));
+
+CREATE TABLE IF NOT EXISTS strategy_revisions (
+    position BIGINT, tenant_id VARCHAR, version INTEGER, effective_from TIMESTAMPTZ,
+    recorded_at TIMESTAMPTZ, goals JSON, note VARCHAR);
+
+CREATE TABLE IF NOT EXISTS strategy_targets (
+    tenant_id VARCHAR, version INTEGER, value VARCHAR, target DOUBLE);
+
+CREATE TABLE IF NOT EXISTS missions (
+    tenant_id VARCHAR, mission_id VARCHAR, title VARCHAR, "values" VARCHAR[], points INTEGER,
+    cadence VARCHAR, requires_verification BOOLEAN, starts_at TIMESTAMPTZ, ends_at TIMESTAMPTZ,
+    teams VARCHAR[], archived BOOLEAN, recorded_at TIMESTAMPTZ,
+    PRIMARY KEY (tenant_id, mission_id));
+
+CREATE TABLE IF NOT EXISTS campaigns (
+    tenant_id VARCHAR, campaign_id VARCHAR, name VARCHAR, starts_at TIMESTAMPTZ,
+    ends_at TIMESTAMPTZ, "values" VARCHAR[], multiplier DOUBLE, winners INTEGER,
+    reward VARCHAR, recorded_at TIMESTAMPTZ, declared_winners JSON,
+    PRIMARY KEY (tenant_id, campaign_id));
+
+CREATE TABLE IF NOT EXISTS leaderboard_weekly (
+    tenant_id VARCHAR, week_start DATE, member_id VARCHAR, points BIGINT, rank INTEGER);
+
+CREATE TABLE IF NOT EXISTS value_heatmap (
+    tenant_id VARCHAR, team VARCHAR, value VARCHAR, week_start DATE, behaviors BIGINT,
+    points BIGINT);
+
+CREATE TABLE IF NOT EXISTS alignment (
+    tenant_id VARCHAR, scope VARCHAR, team VARCHAR, period VARCHAR, period_start DATE,
+    behaviors BIGINT, score DOUBLE, incentive_score DOUBLE, coverage DOUBLE,
+    off_strategy_share DOUBLE, strategy_version INTEGER,
+    "values" STRUCT(value VARCHAR, target DOUBLE, observed DOUBLE, gap DOUBLE)[]);
+
+CREATE OR REPLACE VIEW behaviors AS
+    SELECT position, tenant_id, source_id AS behavior_id, source_type AS kind, member_id,
+           "values", points, occurred_at, recorded_at, award_id
+    FROM awards WHERE kind <> 'adjustment';
+
+CREATE OR REPLACE VIEW members AS
+    SELECT p.tenant_id, p.member_id,
+           CASE WHEN p.forgotten THEN NULL ELSE p.display_name END AS display_name,
+           (SELECT h.team FROM team_history h
+             WHERE h.tenant_id = p.tenant_id AND h.member_id = p.member_id
+               AND h.effective_from <= now()
+             ORDER BY h.effective_from DESC, h.position DESC LIMIT 1) AS team,
+           p.joined_at, p.departed_at, p.forgotten
+    FROM member_profiles p;
+"""
+
+# Tables a rebuild empties (everything but the DDL-only meta is data).
+DATA_TABLES = (
+    "events",
+    "awards",
+    "team_history",
+    "member_profiles",
+    "tenants",
+    "value_catalog",
+    "strategy_revisions",
+    "strategy_targets",
+    "missions",
+    "campaigns",
+    "leaderboard_weekly",
+    "value_heatmap",
+    "alignment",
+    "tenant_positions",
+    "projection_meta",
+)
+
+
+def create(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(DDL)
