@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -76,6 +76,164 @@ def demo(data_dir: DataDir = None) -> None:
     )
     console.print(f"admin key: [bold]{result.admin_key}[/]")
     ledger.close()
+
+
+Source = Annotated[str, typer.Option("--source", help="store (the event store) or kafka.")]
+
+
+@app.command()
+def project(
+    data_dir: DataDir = None,
+    source: Source = "store",
+    snapshot_every: Annotated[float, typer.Option(help="Seconds between analyst snapshots.")] = 5.0,
+    batch_size: Annotated[int, typer.Option(help="Events read per batch.")] = 5000,
+    report: Annotated[bool, typer.Option(help="Print a line per committed batch.")] = False,
+) -> None:
+    """Run the projector as its own process: follow the source into DuckDB."""
+    import signal
+    import time
+
+    # A polite stop (SIGTERM from a supervisor) ends the loop like Ctrl-C.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    from consumers.projector import catch_up
+    from ledger.bootstrap import open_ledger, open_projection, snapshot_path, store_source
+
+    settings = settings_for(data_dir)
+    _require_store_source(source)
+    ledger = open_ledger(settings)
+    projection = open_projection(settings, ledger)
+    console.print(
+        f"projecting {settings.event_store_url} into {projection.path} "
+        f"(snapshot: {snapshot_path(settings)}); Ctrl-C stops"
+    )
+    last_snapshot = 0.0
+    try:
+        while True:
+            applied = catch_up(
+                projection,
+                store_source(ledger, page=batch_size),
+                progress=(lambda n: print(f"committed {n}", flush=True)) if report else None,
+            )
+            if time.monotonic() - last_snapshot >= snapshot_every:
+                projection.publish_snapshot(snapshot_path(settings))
+                last_snapshot = time.monotonic()
+            if not applied:
+                time.sleep(0.1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        projection.close()
+        ledger.close()
+
+
+def _require_store_source(source: str) -> None:
+    if source != "store":
+        console.print(f"[red]--source {source}: only 'store' is available in this build[/]")
+        raise typer.Exit(2)
+
+
+@app.command()
+def rebuild(
+    data_dir: DataDir = None,
+    source: Source = "store",
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(
+            "--as-of", help="Only events recorded at or before this moment (UTC if no offset)."
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where to write (default: the projection file, or a file named after --as-of)."
+        ),
+    ] = None,
+) -> None:
+    """Rebuild every projection from scratch from the source."""
+    import os
+    import time
+
+    from consumers.projector import catch_up
+    from ledger.bootstrap import open_ledger, open_projection, store_source
+    from ledger.clock import as_utc
+
+    settings = settings_for(data_dir)
+    _require_store_source(source)
+    moment = as_utc(as_of) if as_of else None
+    target = output or (
+        settings.projection_path
+        if moment is None
+        else settings.projection_path.with_name(f"projections-asof-{moment:%Y%m%dT%H%M%SZ}.duckdb")
+    )
+    building = target.with_name(target.name + ".building")
+    building.unlink(missing_ok=True)
+    ledger = open_ledger(settings)
+    projection = open_projection(settings, ledger, building)
+    total = ledger.store.max_position()
+    started = time.perf_counter()
+    with Progress(console=console) as bar:
+        task = bar.add_task("rebuilding", total=total or 1)
+        applied = catch_up(
+            projection, store_source(ledger, moment), progress=lambda n: bar.update(task, advance=n)
+        )
+        bar.update(task, completed=total or 1)
+    projection.close()
+    ledger.close()
+    os.replace(building, target)
+    elapsed = time.perf_counter() - started
+    console.print(
+        f"{applied} events in {elapsed:.1f}s ({applied / max(elapsed, 1e-9):,.0f}/s) -> {target}"
+    )
+
+
+@app.command()
+def sql(query: str, data_dir: DataDir = None) -> None:
+    """Run a read-only SQL query against the analysts' snapshot."""
+    con = _analyst_connection(settings_for(data_dir))
+    result = con.execute(query)
+    table = Table()
+    for column in result.description or []:
+        table.add_column(str(column[0]))
+    for row in result.fetchall():
+        table.add_row(*("NULL" if v is None else str(v) for v in row))
+    console.print(table)
+
+
+export_app = typer.Typer(help="Export the projections.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("parquet")
+def export_parquet(directory: Path, data_dir: DataDir = None) -> None:
+    """Write every projection table as Parquet files into DIRECTORY."""
+    con = _analyst_connection(settings_for(data_dir))
+    directory.mkdir(parents=True, exist_ok=True)
+    tables = [
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+        ).fetchall()
+    ]
+    for name in tables:
+        con.execute(
+            # Table names come from the catalog of our own snapshot.
+            f"COPY (SELECT * FROM \"{name}\") TO '{directory / name}.parquet' (FORMAT parquet)"  # noqa: S608
+        )
+    console.print(f"{len(tables)} tables -> {directory}")
+
+
+def _analyst_connection(settings: Settings) -> Any:
+    import duckdb
+
+    from ledger.bootstrap import snapshot_path
+
+    for path in (snapshot_path(settings), settings.projection_path):
+        if path.exists():
+            con = duckdb.connect(str(path), read_only=True)
+            con.execute("SET TimeZone = 'UTC'")
+            return con
+    console.print(f"[red]no projections under {settings.data_dir}: run `ledger rebuild`[/]")
+    raise typer.Exit(1)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import orjson
 
 Row = dict[str, Any]
 Decrypt = Callable[[str, str, str | None], str | None]
-EPOCH = "1970-01-01T00:00:00Z"
+EPOCH = "1970-01-01T00:00:00"
 
 
 @dataclass
@@ -40,9 +40,12 @@ class FactBatch:
     positions: dict[str, int] = field(default_factory=dict)
 
     def touch(self, tenant_id: str, moment: str) -> None:
+        # "YYYY-MM-DDTHH:MM:SS" of a UTC instant sorts chronologically; flooring to the
+        # second keeps `since` a lower bound, which is all recomputation needs.
+        floor = moment[:19]
         current = self.since.get(tenant_id)
-        if current is None or _instant(moment) < _instant(current):
-            self.since[tenant_id] = moment
+        if current is None or floor < current:
+            self.since[tenant_id] = floor
 
     def add(self, envelope: Row, decrypt: Decrypt | None) -> None:
         tenant_id = envelope["tenant_id"]
@@ -66,11 +69,6 @@ class FactBatch:
         handler = _HANDLERS.get(envelope["event_type"])
         if handler is not None:
             handler(self, envelope, envelope["payload"], decrypt)
-
-
-def _instant(moment: str) -> str:
-    # ISO strings in UTC compare as instants once normalised to one suffix.
-    return moment.replace("+00:00", "Z")
 
 
 def _key(envelope: Row, payload_key: str, payload: Row) -> tuple[str, str]:
