@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from consumers.sources import StoreSource
 from ledger.clock import Clock
@@ -24,6 +25,37 @@ def snapshot_path(settings: Settings) -> Path:
     """The analysts' copy: replaced atomically, opened read-only, never blocks the writer."""
     path = settings.projection_path
     return path.with_name(path.stem + ".snapshot.duckdb")
+
+
+class EmbeddedRuntime:
+    """Everything `ledger serve` runs in one process: store, projector thread, API app."""
+
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        import secrets
+
+        from consumers.projector import EmbeddedProjector
+
+        self.settings = settings
+        self.ledger = open_ledger(settings, clock)
+        self.projection = open_projection(settings, self.ledger)
+        self.projector = EmbeddedProjector(self.projection, store_source(self.ledger))
+        self.operator_token = settings.operator_token or f"op_{secrets.token_urlsafe(24)}"
+        self.generated_token = settings.operator_token is None
+
+    def app(self) -> Any:
+        from ledger.api.app import create_app
+
+        return create_app(
+            self.ledger, self.projection, self.operator_token, self.settings.rate_limit
+        )
+
+    def start(self) -> None:
+        self.projector.start()
+
+    def stop(self) -> None:
+        self.projector.stop()
+        self.projection.close()
+        self.ledger.close()
 
 
 def store_source(

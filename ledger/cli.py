@@ -18,7 +18,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console()
+console = Console(soft_wrap=True)
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Where the embedded data lives.")]
 
@@ -35,47 +35,94 @@ def settings_for(data_dir: Path | None) -> Settings:
     return settings
 
 
+Host = Annotated[str, typer.Option("--host", help="Interface to listen on (loopback by default).")]
+Port = Annotated[int, typer.Option("--port", help="TCP port.")]
+
+
 @app.command()
-def demo(data_dir: DataDir = None) -> None:
-    """Create a sample company with twelve weeks of history."""
+def serve(data_dir: DataDir = None, host: Host = "127.0.0.1", port: Port = 8000) -> None:
+    """Run the HTTP API (embedded: SQLite store, in-process projector, no Kafka)."""
+    _serve(settings_for(data_dir), host, port)
+
+
+def _serve(settings: Settings, host: str, port: int, banner: list[str] | None = None) -> None:
+    import uvicorn
+
+    from ledger.bootstrap import EmbeddedRuntime
+
+    runtime = EmbeddedRuntime(settings)
+    runtime.start()
+    url = f"http://{host}:{port}"
+    console.print(f"behavior ledger at [bold]{url}[/]  (API docs: {url}/docs)")
+    console.print(f"data: {settings.event_store_url}, projections: {settings.projection_path}")
+    if runtime.generated_token:
+        console.print(
+            f"operator token (LEDGER_OPERATOR_TOKEN was unset): [bold]{runtime.operator_token}[/]"
+        )
+    for line in banner or []:
+        console.print(line)
+    try:
+        uvicorn.run(runtime.app(), host=host, port=port, log_level="warning")
+    finally:
+        runtime.stop()
+
+
+@app.command()
+def demo(
+    data_dir: DataDir = None,
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+    serve_after: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the demo afterwards.")
+    ] = True,
+) -> None:
+    """Create a sample company with twelve weeks of history, then serve it."""
+    import time
+
     from ledger.clock import FixedClock
-    from ledger.demo import build_demo
-    from ledger.history import award_facts
-    from ledger.ranking import rank_scores
-    from ledger.service import Ledger
+    from ledger.commands.base import Caller
+    from ledger.commands.tenancy import IssueApiKey
+    from ledger.demo import TENANT, build_demo
+    from ledger.service import Ledger, response_body
 
     settings = settings_for(data_dir or Path("ledger-data/demo"))
     clock = FixedClock(datetime.now(UTC))
     ledger = Ledger.open(settings, clock=clock)
-    if ledger.store.max_position() > 0:
+    if ledger.store.max_position() == 0:
+        started = time.perf_counter()
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task("writing twelve weeks of company history", total=1)
+            result = build_demo(
+                ledger,
+                clock,
+                clock.now(),
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
         console.print(
-            f"[yellow]{settings.data_dir} already holds a ledger; "
-            "use another --data-dir for a fresh demo[/]"
+            f"demo company [bold]{TENANT}[/]: {len(result.members)} members, "
+            f"{result.commands} commands ({result.refusals} refused by the rules), "
+            f"{ledger.store.max_position()} events in "
+            f"{time.perf_counter() - started:.1f}s"
         )
-        raise typer.Exit(1)
-    with Progress(console=console, transient=True) as bar:
-        task = bar.add_task("writing twelve weeks of history", total=1)
-        result = build_demo(
-            ledger,
-            clock,
-            clock.now(),
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
+    else:
+        console.print(f"reusing the demo in {settings.data_dir}")
+    clock.set(datetime.now(UTC))
+    admin_key = response_body(
+        ledger.execute(
+            IssueApiKey(role="admin", label="demo admin"), Caller(TENANT, "admin", "demo")
         )
-    scores: dict[str, int] = {}
-    for award in award_facts(ledger.store, result.tenant_id, ledger.store.max_position()):
-        scores[award["member_id"]] = scores.get(award["member_id"], 0) + award["points"]
-    table = Table(title=f"{result.tenant_id}: all-time points (top 10)")
-    for column in ("rank", "member", "points"):
-        table.add_column(column)
-    for rank, member_id, points in list(rank_scores(scores))[:10]:
-        table.add_row(str(rank), member_id, str(points))
-    console.print(table)
-    console.print(
-        f"{result.commands} commands ({result.refusals} refused by the rules), "
-        f"{ledger.store.max_position()} events in {settings.event_store_url}"
-    )
-    console.print(f"admin key: [bold]{result.admin_key}[/]")
+    )["key"]
     ledger.close()
+    url = f"http://{host}:{port}"
+    banner = [
+        f"admin key: [bold]{admin_key}[/]",
+        f"try: curl -s -H 'Authorization: Bearer {admin_key}' '{url}/v1/leaderboard?period=month'",
+    ]
+    if not serve_after:
+        for line in banner:
+            console.print(line)
+        return
+    _serve(settings, host, port, banner)
 
 
 Source = Annotated[str, typer.Option("--source", help="store (the event store) or kafka.")]

@@ -263,9 +263,9 @@ def build_demo(
         send(PublishMission(**mission))
 
     pending: list[str] = []
-    days = WEEKS * 7
+    days = WEEKS * 7 + 1  # the last simulated day is today, so "this week" has data
     for day in range(days):
-        today = start + timedelta(days=day, hours=8)
+        today = min(start + timedelta(days=day, hours=8), end - timedelta(minutes=10))
         clock.set(today)
         if day == days // 2:
             # Mid-history the strategy turns to customers: product keeps shipping experiments.

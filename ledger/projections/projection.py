@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,19 @@ class Projection:
         return dict(
             self.reader().execute("SELECT tenant_id, position FROM tenant_positions").fetchall()
         )
+
+    def wait_for(self, tenant_id: str, position: int, timeout: float) -> bool:
+        """Block until the tenant's projection has applied `position` (read your writes)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.tenant_position(tenant_id) >= position:
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            with self.applied:
+                # Woken by apply() in this process; the cap also covers other writers.
+                self.applied.wait(min(remaining, 0.25))
 
     def source_position(self, source: str) -> int:
         row = (

@@ -1,0 +1,1 @@
+"""HTTP API: FastAPI app, auth, problem details, idempotency, rate limits."""

@@ -1,0 +1,270 @@
+"""Command endpoints: one generic path from HTTP request to `Ledger.execute`.
+
+Order of refusals (RULES.md): 401, 403, then the request's form (413, 415,
+400), then 404 for an unknown id in the path, 422 for the body, 409 from the
+rules. The body is parsed by hand so a 404 on the path wins over a 422 on
+the body; its schema is still published in OpenAPI from the command model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from ledger import ids
+from ledger.aggregates.campaign import Campaign
+from ledger.aggregates.completion import Completion
+from ledger.aggregates.mission import Mission
+from ledger.api.auth import Authenticator
+from ledger.api.problems import Problem, validation_errors
+from ledger.commands.adjustments import AdjustPoints
+from ledger.commands.base import HANDLERS, Command
+from ledger.commands.campaigns import DeclareWinners, LaunchCampaign
+from ledger.commands.completions import CompleteMission, VerifyCompletion
+from ledger.commands.members import AddMember, ForgetMember, MoveMember, RecordDeparture
+from ledger.commands.missions import ArchiveMission, PublishMission
+from ledger.commands.recognitions import GiveRecognition
+from ledger.commands.strategy import DefineValue, RetireValue, ReviseStrategy
+from ledger.commands.tenancy import ChangeSettings, CreateTenant, IssueApiKey
+from ledger.errors import Invalid, NotFound
+from ledger.service import Ledger, response_body, status_of
+
+MAX_BODY = 64 * 1024
+PathCheck = Callable[[Ledger, str, dict[str, str]], bool]
+
+
+def _value(ledger: Ledger, tenant: str, path: dict[str, str]) -> bool:
+    return path["key"] in ledger.strategy(tenant).values
+
+
+def _member(ledger: Ledger, tenant: str, path: dict[str, str]) -> bool:
+    return ledger.member(tenant, path["member_id"]) is not None
+
+
+def _mission(ledger: Ledger, tenant: str, path: dict[str, str]) -> bool:
+    return (
+        ledger.store.load(Mission, ids.aggregate_id(tenant, "mission", path["mission_id"]))
+        is not None
+    )
+
+
+def _campaign(ledger: Ledger, tenant: str, path: dict[str, str]) -> bool:
+    return (
+        ledger.store.load(Campaign, ids.aggregate_id(tenant, "campaign", path["campaign_id"]))
+        is not None
+    )
+
+
+def _completion(ledger: Ledger, tenant: str, path: dict[str, str]) -> bool:
+    try:
+        completion_id = uuid.UUID(path["completion_id"])
+    except ValueError:
+        return False
+    completion = ledger.store.load(Completion, completion_id)
+    return completion is not None and completion.tenant_id == tenant
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    command: type[Command]
+    summary: str
+    path_check: PathCheck | None = None
+
+
+ROUTES = [
+    Route("POST", "/v1/api-keys", IssueApiKey, "Issue an API key for this tenant"),
+    Route("PUT", "/v1/settings", ChangeSettings, "Change the tenant's settings"),
+    Route("POST", "/v1/values", DefineValue, "Define a company value"),
+    Route("POST", "/v1/values/{key}/retire", RetireValue, "Retire a value", _value),
+    Route("POST", "/v1/strategy/revisions", ReviseStrategy, "Adopt a strategy revision"),
+    Route("POST", "/v1/members", AddMember, "Add a member"),
+    Route("POST", "/v1/members/{member_id}/moves", MoveMember, "Move a member to a team", _member),
+    Route(
+        "POST",
+        "/v1/members/{member_id}/departure",
+        RecordDeparture,
+        "Record a member's departure",
+        _member,
+    ),
+    Route(
+        "POST",
+        "/v1/members/{member_id}/forget",
+        ForgetMember,
+        "Forget a member's personal data",
+        _member,
+    ),
+    Route("POST", "/v1/missions", PublishMission, "Publish a focus mission"),
+    Route(
+        "POST", "/v1/missions/{mission_id}/archive", ArchiveMission, "Archive a mission", _mission
+    ),
+    Route(
+        "POST",
+        "/v1/missions/{mission_id}/completions",
+        CompleteMission,
+        "Record a mission completion",
+        _mission,
+    ),
+    Route(
+        "POST",
+        "/v1/completions/{completion_id}/verification",
+        VerifyCompletion,
+        "Approve or reject a pending completion",
+        _completion,
+    ),
+    Route("POST", "/v1/recognitions", GiveRecognition, "Recognize a peer"),
+    Route("POST", "/v1/campaigns", LaunchCampaign, "Launch a campaign"),
+    Route(
+        "POST",
+        "/v1/campaigns/{campaign_id}/winners",
+        DeclareWinners,
+        "Declare a campaign's winners",
+        _campaign,
+    ),
+    Route("POST", "/v1/points/adjustments", AdjustPoints, "Adjust a member's points"),
+]
+
+
+async def read_json_object(request: Request) -> dict[str, Any]:
+    """The body as a JSON object, or the matching 413 / 415 / 400 / 422."""
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > MAX_BODY:
+        raise Problem(413, f"the body is larger than {MAX_BODY} bytes")
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY:
+            raise Problem(413, f"the body is larger than {MAX_BODY} bytes")
+    if not raw.strip():
+        return {}
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        raise Problem(415, "send the body as application/json")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise Problem(400, f"the body is not readable JSON: {error}") from error
+    if not isinstance(body, dict):
+        raise Invalid("the body must be a JSON object")
+    return body
+
+
+def fingerprint(method: str, path: str, body: dict[str, Any]) -> str:
+    canonical = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(f"{method} {path}\n".encode() + canonical).hexdigest()
+
+
+def build_command(route: Route, path: dict[str, str], body: dict[str, Any]) -> Command:
+    clash = sorted(set(body) & set(path))
+    if clash:
+        raise Invalid(f"unknown field(s) in the body: {', '.join(clash)}", field=clash[0])
+    try:
+        return route.command.model_validate({**body, **path})
+    except ValidationError as error:
+        raise Invalid(
+            "the request body is not valid", errors=validation_errors(error.errors())
+        ) from error
+
+
+def endpoint(
+    route: Route, ledger: Ledger, auth: Authenticator, record: Callable[[str, str], None]
+) -> Callable[..., Any]:
+    roles = HANDLERS[route.command].roles
+
+    async def run(request: Request) -> JSONResponse:
+        caller = auth.caller(request, roles)
+        body = await read_json_object(request)
+        path = dict(request.path_params)
+        if route.path_check and not route.path_check(ledger, caller.tenant_id, path):
+            raise NotFound(f"nothing at {request.url.path}")
+        command = build_command(route, path, body)
+        key = request.headers.get("idempotency-key")
+        if key is not None and not 1 <= len(key) <= 200:
+            raise Invalid("Idempotency-Key must be 1 to 200 characters")
+        from starlette.concurrency import run_in_threadpool
+
+        try:
+            result = await run_in_threadpool(
+                ledger.execute,
+                command,
+                caller,
+                idempotency_key=key,
+                fingerprint=fingerprint(request.method, request.url.path, body),
+                correlation_id=request.headers.get("x-correlation-id"),
+            )
+        except Exception:
+            record(route.command.__name__, "refused")
+            raise
+        record(route.command.__name__, "accepted")
+        return JSONResponse(response_body(result), status_code=status_of(result))
+
+    return run
+
+
+def install(
+    app: FastAPI,
+    ledger: Ledger,
+    auth: Authenticator,
+    record: Callable[[str, str], None],
+    responses: dict[int | str, Any],
+) -> None:
+    for route in ROUTES:
+        app.add_api_route(
+            route.path,
+            endpoint(route, ledger, auth, record),
+            methods=[route.method],
+            summary=route.summary,
+            status_code=201,
+            responses=responses,
+            tags=["commands"],
+            openapi_extra={"requestBody": request_body(route)},
+        )
+
+    async def create_tenant(request: Request) -> JSONResponse:
+        caller = auth.operator(request)
+        body = await read_json_object(request)
+        command = build_command(Route("POST", "/v1/tenants", CreateTenant, ""), {}, body)
+        from starlette.concurrency import run_in_threadpool
+
+        result = await run_in_threadpool(ledger.execute, command, caller)
+        return JSONResponse(response_body(result), status_code=201)
+
+    app.add_api_route(
+        "/v1/tenants",
+        create_tenant,
+        methods=["POST"],
+        status_code=201,
+        summary="Create a tenant (operator token)",
+        tags=["operator"],
+        responses=responses,
+        openapi_extra={"requestBody": request_body(Route("POST", "/v1/tenants", CreateTenant, ""))},
+    )
+
+
+SCHEMA_DEFS: dict[str, Any] = {}
+
+
+def request_body(route: Route) -> dict[str, Any]:
+    """The command's JSON Schema without its path fields, for OpenAPI."""
+    schema = route.command.model_json_schema(ref_template="#/components/schemas/{model}")
+    SCHEMA_DEFS.update(schema.pop("$defs", {}))
+    path_fields = {p.strip("{}") for p in route.path.split("/") if p.startswith("{")}
+    for name in path_fields:
+        schema.get("properties", {}).pop(name, None)
+    if "required" in schema:
+        schema["required"] = [r for r in schema["required"] if r not in path_fields]
+        if not schema["required"]:
+            del schema["required"]
+    return {
+        "required": bool(schema.get("required")),
+        "content": {"application/json": {"schema": schema}},
+    }
