@@ -143,7 +143,7 @@ def main() -> None:
 
     projection = Projection(directory / "p.duckdb")
     started = time.perf_counter()
-    applied = catch_up(projection, StoreSource(store, page=50_000))
+    applied = catch_up(projection, StoreSource(store, page=50_000), rebuild=True)
     rebuild = applied / (time.perf_counter() - started)
     print(f"bare select_notifications: {bare:12,.0f} events/s")
     print(f"rebuild into DuckDB:       {rebuild:12,.0f} events/s   ratio {rebuild / bare:.2f}")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 
 from consumers.sources import Source
 from ledger.projections.projection import Projection
+
+log = logging.getLogger("ledger.projector")
 
 
 def catch_up(
@@ -48,6 +51,7 @@ class EmbeddedProjector:
             try:
                 if catch_up(self.projection, self.source) == 0:
                     self.stopping.wait(self.interval)
-            except Exception as error:
+            except Exception as error:  # keep following: a failed batch is retried
+                log.exception("projector batch failed; retrying")
                 self.last_error = error
                 time.sleep(1)

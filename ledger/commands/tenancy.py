@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, field_validator
 
 from ledger import ids
 from ledger.aggregates.tenant import Tenant, TenantSettings
 from ledger.commands.base import ADMIN, OPERATOR, Command, Decision, Invocation, Title, handles
 from ledger.errors import Conflict
+from ledger.periods import is_timezone
 
 if TYPE_CHECKING:
     from ledger.service import Ledger
@@ -23,6 +24,13 @@ class CreateTenant(Command):
     name: Title
     timezone: str | None = Field(None, max_length=64)
     settings: TenantSettings | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str | None) -> str | None:
+        if value is not None and not is_timezone(value):
+            raise ValueError(f"unknown IANA timezone {value!r}")
+        return value
 
 
 class IssueApiKey(Command):

@@ -41,6 +41,8 @@ class Projection:
         self.decrypt = decrypt
         self.lock = threading.Lock()
         self.applied = threading.Condition()
+        # Periods to recompute once at the end of a rebuild (see `apply(defer=True)`).
+        self.deferred: dict[str, str] = {}
         schema.create(self.con)
 
     def close(self) -> None:
@@ -90,8 +92,14 @@ class Projection:
 
     # -- applying -------------------------------------------------------------------------
 
-    def apply(self, envelopes: Iterable[Row], source: tuple[str, int] | None = None) -> int:
-        """Apply a batch exactly once; `source` = (name, position) stored with it."""
+    def apply(
+        self, envelopes: Iterable[Row], source: tuple[str, int] | None = None, defer: bool = False
+    ) -> int:
+        """Apply a batch exactly once; `source` = (name, position) stored with it.
+
+        With `defer`, derived tables are left for `finish()`: a rebuild into a side file
+        recomputes them once instead of once per batch.
+        """
         with self.lock:
             watermarks = self.tenant_positions()
             batch = FactBatch()
@@ -103,6 +111,10 @@ class Projection:
                     continue  # already applied: a duplicate or a replay
                 batch.add(envelope, self.decrypt)
             con = self.con
+            if defer:
+                for tenant_id, since in batch.since.items():
+                    self.deferred[tenant_id] = min(since, self.deferred.get(tenant_id, since))
+                batch.since = {}
             con.execute("BEGIN TRANSACTION")
             try:
                 self._write(con, batch)
@@ -191,10 +203,11 @@ class Projection:
     def _timezone_changes(con: duckdb.DuckDBPyConnection, batch: FactBatch) -> None:
         """A new timezone moves every period boundary: recompute the tenant's whole history."""
         for tenant_id, change in batch.settings_changed.items():
-            row = con.execute(
+            # fetchall: DuckDB refuses further work on a connection with an unfinished result.
+            rows = con.execute(
                 "SELECT timezone FROM tenants WHERE tenant_id = ?", [tenant_id]
-            ).fetchone()
-            if row and row[0] != change["timezone"]:
+            ).fetchall()
+            if rows and rows[0][0] != change["timezone"]:
                 batch.since[tenant_id] = EPOCH
 
     @staticmethod
@@ -247,6 +260,18 @@ class Projection:
             + with_ctes(ctes + ALIGNMENT.format(where=since_period), "")
         )
 
+    def finish(self) -> None:
+        """Recompute the derived tables deferred by `apply(defer=True)`."""
+        with self.lock:
+            if not self.deferred:
+                return
+            self.con.execute("BEGIN TRANSACTION")
+            self._recompute(
+                self.con, [{"tenant_id": t, "since": s} for t, s in self.deferred.items()]
+            )
+            self.con.execute("COMMIT")
+            self.deferred = {}
+
     # -- rebuild and snapshots ------------------------------------------------------------
 
     def reset(self) -> None:
@@ -270,9 +295,7 @@ class Projection:
         return target
 
     def _catalog(self) -> str:
-        row = self.con.execute("SELECT current_database()").fetchone()
-        assert row is not None
-        return str(row[0])
+        return str(self.con.execute("SELECT current_database()").fetchall()[0][0])
 
 
 def _register(con: duckdb.DuckDBPyConnection, name: str, rows: list[Row]) -> None:

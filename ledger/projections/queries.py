@@ -31,9 +31,8 @@ def _params(tenant_id: str, as_of: datetime | None, **more: Any) -> dict[str, An
 
 def tenant_timezone(con: duckdb.DuckDBPyConnection, tenant_id: str) -> str:
     row = con.execute("SELECT timezone FROM tenants WHERE tenant_id = ?", [tenant_id]).fetchone()
-    if row is None:
-        raise NotFound(f"no tenant {tenant_id!r} in the projections yet")
-    return str(row[0])
+    # A tenant not projected yet has no events to show; its periods default to UTC.
+    return str(row[0]) if row else "UTC"
 
 
 def as_of_position(con: duckdb.DuckDBPyConnection, tenant_id: str, as_of: datetime | None) -> int:

@@ -305,3 +305,23 @@ def test_member_points_explain_every_award(p: Projected) -> None:
     assert first["kind"] == "completion" and first["rule"]["name"] == "mission-completion"
     assert first["command"]["key_label"] == "chatbot"
     assert first["source"]["type"] == "completion"
+
+
+def test_timezone_change_recomputes_periods_and_later_batches_still_apply(p: Projected) -> None:
+    from ledger.aggregates.tenant import TenantSettings
+    from ledger.commands.tenancy import ChangeSettings
+
+    w = p.world
+    # Sunday 23:30 UTC: the week of 1 June in UTC, already Monday 8 June in Tokyo.
+    complete(w, member="ana", occurred_at=datetime(2026, 6, 7, 23, 30, tzinfo=UTC))
+    assert p.con().execute("SELECT week_start FROM leaderboard_weekly").fetchall() == [
+        (date(2026, 6, 1),)
+    ]
+    w.run(ChangeSettings(settings=TenantSettings(timezone="Asia/Tokyo")))
+    complete(w, member="bo")
+    rows = (
+        p.con()
+        .execute("SELECT member_id, week_start FROM leaderboard_weekly ORDER BY member_id")
+        .fetchall()
+    )
+    assert rows == [("ana", date(2026, 6, 8)), ("bo", date(2026, 6, 8))]

@@ -1,0 +1,65 @@
+"""A real uvicorn server on a free loopback port, for integration tests."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from ledger.bootstrap import EmbeddedRuntime
+from ledger.config import Settings
+
+OPERATOR_TOKEN = "op_test_token"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running_server(data_dir: Path, rate_limit: float = 0, **settings: object) -> Iterator[str]:
+    config = Settings(
+        data_dir=data_dir,
+        operator_token=OPERATOR_TOKEN,
+        rate_limit=rate_limit,
+        _env_file=None,
+        **settings,
+    )  # type: ignore[call-arg]
+    runtime = EmbeddedRuntime(config)
+    runtime.start()
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            runtime.app(), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        runtime.stop()
+
+
+def create_tenant(url: str, tenant_id: str, **body: object) -> str:
+    response = httpx.post(
+        f"{url}/v1/tenants",
+        json={"tenant_id": tenant_id, "name": tenant_id, **body},
+        headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"},
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["admin_key"])
