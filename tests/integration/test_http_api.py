@@ -352,8 +352,10 @@ COMMANDS = [
 @pytest.mark.parametrize("role", ["admin", "manager", "service", "analyst"])
 def test_role_matrix(acme: Api, role: str) -> None:
     api = acme if role == "admin" else acme.key_for(role)
-    for n, (path, body, allowed) in enumerate(COMMANDS):
-        body = {k: v.format(n=f"{role}{n}") if isinstance(v, str) else v for k, v in body.items()}
+    for n, (path, template, allowed) in enumerate(COMMANDS):
+        body = {
+            k: v.format(n=f"{role}{n}") if isinstance(v, str) else v for k, v in template.items()
+        }
         status = api.post(path, body).status_code
         assert (status != 403) == (role in allowed), (role, path, status)
     assert api.get("/v1/leaderboard").status_code == 200
