@@ -193,7 +193,7 @@ class Ledger:
                     {
                         "ok": {
                             "result": decision.result,
-                            "status": decision.status,
+                            "status": type(command).accepted_status,
                             "last_event": [str(last.originator_id), last.originator_version]
                             if last
                             else None,
@@ -203,7 +203,7 @@ class Ledger:
             # The idempotency record goes first, so the last recording is the command's.
             recordings = self.store.append(*([record] if record else []), *decision.aggregates)
         position = recordings[-1].notification.id if events and recordings else None
-        return {**decision.result, "position": position, "_status": decision.status}
+        return {**decision.result, "position": position, "_status": type(command).accepted_status}
 
     def _idempotency_record(self, invocation: Invocation) -> IdempotencyRecord | None:
         if not invocation.idempotency_key:

@@ -75,7 +75,7 @@ def create_app(
     auth = Authenticator(ledger, operator_token, RateLimiter(rate_limit))
     problems.install(app)
     commands.install(app, ledger, auth, lambda c, o: outcomes.labels(c, o).inc(), RESPONSES)
-    queries.install(app, projection, auth, clock, RESPONSES)
+    queries.install(app, projection, auth, clock, RESPONSES, ledger.store.max_position)
 
     @app.middleware("http")
     async def measure(request: Request, call_next: Any) -> Response:

@@ -80,6 +80,10 @@ class Route:
     summary: str
     path_check: PathCheck | None = None
 
+    @property
+    def path_params(self) -> list[str]:
+        return [p.strip("{}") for p in self.path.split("/") if p.startswith("{")]
+
 
 ROUTES = [
     Route("POST", "/v1/api-keys", IssueApiKey, "Issue an API key for this tenant"),
@@ -168,7 +172,8 @@ def build_command(route: Route, path: dict[str, str], body: dict[str, Any]) -> C
     if clash:
         raise Invalid(f"unknown field(s) in the body: {', '.join(clash)}", field=clash[0])
     try:
-        return route.command.model_validate({**body, **path})
+        # Strict JSON validation: no numbers for dates, no booleans for integers.
+        return route.command.model_validate_json(orjson.dumps({**body, **path}), strict=True)
     except ValidationError as error:
         raise Invalid(
             "the request body is not valid", errors=validation_errors(error.errors())
@@ -218,15 +223,22 @@ def install(
     responses: dict[int | str, Any],
 ) -> None:
     for route in ROUTES:
+        status = route.command.accepted_status
         app.add_api_route(
             route.path,
             endpoint(route, ledger, auth, record),
             methods=[route.method],
             summary=route.summary,
-            status_code=201,
-            responses=responses,
+            status_code=status,
+            responses={**responses, status: ACCEPTED},
             tags=["commands"],
-            openapi_extra={"requestBody": request_body(route)},
+            openapi_extra={
+                "requestBody": request_body(route),
+                "parameters": [
+                    {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+                    for name in route.path_params
+                ],
+            },
         )
 
     async def create_tenant(request: Request) -> JSONResponse:
@@ -245,19 +257,27 @@ def install(
         status_code=201,
         summary="Create a tenant (operator token)",
         tags=["operator"],
-        responses=responses,
+        responses={**responses, 201: ACCEPTED},
         openapi_extra={"requestBody": request_body(Route("POST", "/v1/tenants", CreateTenant, ""))},
     )
 
 
 SCHEMA_DEFS: dict[str, Any] = {}
+ACCEPTED = {
+    "description": "Accepted",
+    "content": {
+        "application/json": {
+            "schema": {"type": "object", "properties": {"position": {"type": ["integer", "null"]}}}
+        }
+    },
+}
 
 
 def request_body(route: Route) -> dict[str, Any]:
     """The command's JSON Schema without its path fields, for OpenAPI."""
     schema = route.command.model_json_schema(ref_template="#/components/schemas/{model}")
     SCHEMA_DEFS.update(schema.pop("$defs", {}))
-    path_fields = {p.strip("{}") for p in route.path.split("/") if p.startswith("{")}
+    path_fields = set(route.path_params)
     for name in path_fields:
         schema.get("properties", {}).pop(name, None)
     if "required" in schema:

@@ -2,21 +2,48 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Query, Request
+from pydantic import AfterValidator, BeforeValidator
 from starlette.concurrency import run_in_threadpool
 
 from ledger.api.auth import FEED_ROLES, Authenticator
 from ledger.api.problems import Problem
 from ledger.clock import Clock, as_utc
-from ledger.commands.base import KEY_PATTERN, MEMBER_ID_PATTERN
-from ledger.errors import NotFound
+from ledger.commands.base import EARLIEST_YEAR, KEY_PATTERN, LATEST_YEAR, MEMBER_ID_PATTERN
+from ledger.errors import Invalid, NotFound
 from ledger.projections import queries
 from ledger.projections.projection import Projection
 
 WAIT_SECONDS = 10.0
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+ISO_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def _iso_date(value: object) -> object:
+    if isinstance(value, str) and not ISO_DATE.match(value):
+        raise ValueError("expected a date as YYYY-MM-DD")
+    return value
+
+
+def _iso_instant(value: object) -> object:
+    if isinstance(value, str) and not ISO_INSTANT.match(value):
+        raise ValueError("expected an ISO 8601 timestamp")
+    return value
+
+
+def _year(value: date) -> date:
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ValueError(f"the year must be between {EARLIEST_YEAR} and {LATEST_YEAR}")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_iso_date), AfterValidator(_year)]
+Instant = Annotated[datetime, BeforeValidator(_iso_instant), AfterValidator(_year)]
 MinPosition = Annotated[
     int | None,
     Query(
@@ -28,7 +55,7 @@ MinPosition = Annotated[
     ),
 ]
 AsOf = Annotated[
-    datetime | None,
+    Instant | None,
     Query(description=("Time travel: answer with only the events recorded up to this moment.")),
 ]
 Key = Annotated[str | None, Query(pattern=KEY_PATTERN)]
@@ -40,8 +67,13 @@ def install(
     auth: Authenticator,
     clock: Clock,
     responses: dict[int | str, Any],
+    head: Callable[[], int],
 ) -> None:
+    """`head` is the event store's last position: a min_position beyond it is invalid."""
+
     async def ready(tenant_id: str, min_position: int | None) -> Any:
+        if min_position is not None and min_position > head():
+            raise Invalid(f"position {min_position} has not been recorded", field="min_position")
         if min_position is not None and not await run_in_threadpool(
             projection.wait_for, tenant_id, min_position, WAIT_SECONDS
         ):
@@ -59,7 +91,7 @@ def install(
     async def leaderboard(
         request: Request,
         period: Literal["week", "month", "all", "campaign"] = "week",
-        at: date | None = None,
+        at: Day | None = None,
         team: Key = None,
         value: Key = None,
         campaign_id: Annotated[str | None, Query(pattern=MEMBER_ID_PATTERN)] = None,
@@ -87,8 +119,8 @@ def install(
     @app.get("/v1/heatmap", tags=["queries"], responses=responses)
     async def heatmap(
         request: Request,
-        date_from: Annotated[date | None, Query(alias="from")] = None,
-        date_to: Annotated[date | None, Query(alias="to")] = None,
+        date_from: Annotated[Day | None, Query(alias="from")] = None,
+        date_to: Annotated[Day | None, Query(alias="to")] = None,
         team: Key = None,
         as_of: AsOf = None,
         min_position: MinPosition = None,
@@ -113,15 +145,13 @@ def install(
         scope: Literal["tenant", "team"] = "tenant",
         period: Literal["week", "month"] = "week",
         team: Key = None,
-        at: date | None = None,
+        at: Day | None = None,
         as_of: AsOf = None,
         min_position: MinPosition = None,
     ) -> dict[str, Any]:
         """How well behavior (and reward) matches the strategy in force."""
         caller = auth.caller(request)
         if scope == "team" and team is None:
-            from ledger.errors import Invalid
-
             raise Invalid("scope=team needs team", field="team")
         con = await ready(caller.tenant_id, min_position)
         return await run_in_threadpool(

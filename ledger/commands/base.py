@@ -6,9 +6,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, StringConstraints
 
 from ledger.aggregates.base import LedgerAggregate
 from ledger.aggregates.tenant import TenantSettings
@@ -26,7 +26,17 @@ TeamKey = Annotated[str, StringConstraints(pattern=KEY_PATTERN)]
 MemberId = Annotated[str, StringConstraints(pattern=MEMBER_ID_PATTERN)]
 EntityId = Annotated[str, StringConstraints(pattern=MEMBER_ID_PATTERN)]
 Title = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
-Moment = AwareDatetime
+EARLIEST_YEAR, LATEST_YEAR = 1970, 2999
+
+
+def reasonable_year(moment: datetime) -> datetime:
+    """Business instants live in 1970..2999: far dates would overflow period arithmetic."""
+    if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+        raise ValueError(f"the year must be between {EARLIEST_YEAR} and {LATEST_YEAR}")
+    return moment
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(reasonable_year)]
 
 ADMIN = ("admin",)
 MANAGERS = ("admin", "manager")
@@ -40,6 +50,9 @@ class Command(BaseModel):
     """Base of every command: strict, unknown fields refused."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_max_length=10_000)
+
+    # 201 for commands that create something, 200 for those that change it.
+    accepted_status: ClassVar[int] = 201
 
 
 @dataclass(frozen=True)
@@ -81,7 +94,6 @@ class Decision:
 
     aggregates: list[LedgerAggregate]
     result: dict[str, Any] = field(default_factory=dict)
-    status: int = 201
 
 
 C = TypeVar("C", bound=Command)

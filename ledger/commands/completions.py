@@ -44,6 +44,7 @@ class CompleteMission(Command):
 
 
 class VerifyCompletion(Command):
+    accepted_status = 200
     completion_id: uuid.UUID
     decision: Literal["approve", "reject"]
     reason: Note | None = None
@@ -158,7 +159,6 @@ def verify_completion(ledger: Ledger, cmd: VerifyCompletion, inv: Invocation) ->
         return Decision(
             [completion, award],
             {"completion_id": str(cmd.completion_id), "status": "counted", "points": facts.points},
-            status=200,
         )
     completion.reject(inv.caller.key_label, cmd.reason)
     slot = ledger.store.load_or_blank(CompletionSlot, facts.slot_id, inv.tenant_id)
@@ -166,5 +166,4 @@ def verify_completion(ledger: Ledger, cmd: VerifyCompletion, inv: Invocation) ->
     return Decision(
         [completion, slot],
         {"completion_id": str(cmd.completion_id), "status": "rejected", "points": 0},
-        status=200,
     )

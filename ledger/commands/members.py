@@ -47,6 +47,7 @@ class RecordDeparture(Command):
 
 
 class ForgetMember(Command):
+    accepted_status = 200
     member_id: MemberId
 
 
@@ -100,4 +101,4 @@ def forget_member(ledger: Ledger, cmd: ForgetMember, inv: Invocation) -> Decisio
     # Destroy the key before the event is saved: if the save fails the data is still gone,
     # which is the safe direction for a deletion request.
     ledger.personal.forget(inv.tenant_id, cmd.member_id)
-    return Decision([member], {"member_id": cmd.member_id, "forgotten": True}, status=200)
+    return Decision([member], {"member_id": cmd.member_id, "forgotten": True})

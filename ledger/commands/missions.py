@@ -48,6 +48,7 @@ class PublishMission(Command):
 
 
 class ArchiveMission(Command):
+    accepted_status = 200
     mission_id: EntityId
 
 
@@ -72,4 +73,4 @@ def archive_mission(ledger: Ledger, cmd: ArchiveMission, inv: Invocation) -> Dec
     if mission is None:
         raise NotFound(f"no mission {cmd.mission_id!r}")
     mission.archive()
-    return Decision([mission], {"mission_id": cmd.mission_id, "archived": True}, status=200)
+    return Decision([mission], {"mission_id": cmd.mission_id, "archived": True})

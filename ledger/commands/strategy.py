@@ -33,6 +33,7 @@ class DefineValue(Command):
 
 
 class RetireValue(Command):
+    accepted_status = 200
     key: ValueKey
 
 
@@ -72,7 +73,7 @@ def retire_value(ledger: Ledger, cmd: RetireValue, inv: Invocation) -> Decision:
     if cmd.key not in strategy.values:
         raise NotFound(f"no value {cmd.key!r}")
     strategy.retire_value(cmd.key)
-    return Decision([strategy], {"key": cmd.key, "retired": True}, status=200)
+    return Decision([strategy], {"key": cmd.key, "retired": True})
 
 
 @handles(ReviseStrategy, roles=ADMIN)

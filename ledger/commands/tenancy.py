@@ -39,6 +39,7 @@ class IssueApiKey(Command):
 
 
 class ChangeSettings(Command):
+    accepted_status = 200
     settings: TenantSettings
 
 
@@ -72,7 +73,7 @@ def issue_api_key(ledger: Ledger, cmd: IssueApiKey, inv: Invocation) -> Decision
 def change_settings(ledger: Ledger, cmd: ChangeSettings, inv: Invocation) -> Decision:
     tenant = ledger.tenant(inv.tenant_id)
     tenant.change_settings(cmd.settings)
-    return Decision([tenant], {"settings": cmd.settings.model_dump()}, status=200)
+    return Decision([tenant], {"settings": cmd.settings.model_dump()})
 
 
 def _digest(key: str) -> str:

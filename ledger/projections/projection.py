@@ -70,10 +70,14 @@ class Projection:
         )
 
     def wait_for(self, tenant_id: str, position: int, timeout: float) -> bool:
-        """Block until the tenant's projection has applied `position` (read your writes)."""
+        """Block until the tenant's projection has applied `position` (read your writes).
+
+        Reached when the tenant's own watermark is there, or when the store follower has
+        read past it (a position of an internal event or of another tenant).
+        """
         deadline = time.monotonic() + timeout
         while True:
-            if self.tenant_position(tenant_id) >= position:
+            if max(self.tenant_position(tenant_id), self.source_position("store")) >= position:
                 return True
             remaining = deadline - time.monotonic()
             if remaining <= 0:

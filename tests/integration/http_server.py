@@ -16,6 +16,7 @@ from ledger.bootstrap import EmbeddedRuntime
 from ledger.config import Settings
 
 OPERATOR_TOKEN = "op_test_token"
+LAST_RUNTIME: EmbeddedRuntime | None = None  # lets a test stall the projector
 
 
 def free_port() -> int:
@@ -33,7 +34,9 @@ def running_server(data_dir: Path, rate_limit: float = 0, **settings: object) ->
         _env_file=None,
         **settings,
     )  # type: ignore[call-arg]
+    global LAST_RUNTIME
     runtime = EmbeddedRuntime(config)
+    LAST_RUNTIME = runtime
     runtime.start()
     port = free_port()
     server = uvicorn.Server(

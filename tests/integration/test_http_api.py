@@ -434,10 +434,22 @@ def test_ten_concurrent_requests_with_one_key_record_one_set_of_events(acme: Api
     assert len(recognitions) == 1
 
 
-def test_min_position_beyond_the_log_answers_503_with_retry_after(acme: Api) -> None:
+def test_min_position_beyond_the_store_head_is_invalid(acme: Api) -> None:
     response = acme.get("/v1/leaderboard", min_position=10**12)
-    assert response.status_code == 503
-    assert response.headers["retry-after"]
+    assert response.status_code == 422
+
+
+def test_min_position_not_projected_within_ten_seconds_answers_503(tmp_path: Path) -> None:
+    with running_server(tmp_path) as url:
+        api = Api(url, create_tenant(url, "stalled"))
+        import tests.integration.http_server as hs
+
+        assert hs.LAST_RUNTIME is not None
+        hs.LAST_RUNTIME.projector.stop()  # the projector stalls; commands still succeed
+        written = api.ok("/v1/values", {"key": "speed", "name": "Speed"})
+        response = api.get("/v1/leaderboard", min_position=written["position"])
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "1"
 
 
 def test_health_metrics_and_docs(acme: Api) -> None:

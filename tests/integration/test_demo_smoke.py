@@ -1,0 +1,74 @@
+"""`ledger demo` starts, serves, and its leaderboard and alignment are not empty."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.integration.http_server import free_port
+
+
+def test_demo_serves_a_company_with_leaderboard_and_alignment(tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ledger.cli",
+            "demo",
+            "--data-dir",
+            str(tmp_path),
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "COLUMNS": "300"},
+    )
+    assert process.stdout is not None
+    try:
+        started = time.monotonic()
+        key = None
+        for line in process.stdout:
+            if match := re.search(r"admin key: (lk_\S+)", line):
+                key = match.group(1)
+                break
+        assert key, "the demo printed no admin key"
+        assert time.monotonic() - started < 60, "demo set-up took over 60 s"
+        url, headers = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {key}"}
+        board = None
+        for _ in range(100):
+            try:
+                board = httpx.get(f"{url}/v1/leaderboard?period=month", headers=headers)
+                break
+            except httpx.ConnectError:
+                time.sleep(0.1)
+        assert board is not None and board.status_code == 200
+        position = httpx.get(f"{url}/healthz").json()["position"]
+        board = httpx.get(
+            f"{url}/v1/leaderboard",
+            headers=headers,
+            params={"period": "month", "min_position": position},
+        ).json()
+        assert len(board["entries"]) == 10
+        alignment = httpx.get(
+            f"{url}/v1/alignment",
+            headers=headers,
+            params={"scope": "team", "team": "product", "period": "month"},
+        ).json()
+        assert alignment["behaviors"] > 0 and alignment["score"] is not None
+        assert alignment["strategy_version"] == 2
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
