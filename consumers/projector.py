@@ -18,13 +18,20 @@ def catch_up(
     source: Source,
     source_name: str = "store",
     progress: Callable[[int], None] | None = None,
+    rebuild: bool = False,
 ) -> int:
-    """Apply everything the source has after the stored position; returns events applied."""
+    """Apply everything the source has after the stored position; returns events applied.
+
+    `rebuild` defers the derived tables to one recomputation at the end: only for a
+    projection nobody reads until it is finished (a rebuild into a side file).
+    """
     applied = 0
     for batch in source.batches(projection.source_position(source_name)):
-        applied += projection.apply(batch.envelopes, batch.resume_at)
+        applied += projection.apply(batch.envelopes, batch.resume_at, defer=rebuild)
         if progress:
             progress(len(batch.envelopes))
+    if rebuild:
+        projection.finish()
     return applied
 
 

@@ -221,7 +221,10 @@ def rebuild(
     with Progress(console=console) as bar:
         task = bar.add_task("rebuilding", total=total or 1)
         applied = catch_up(
-            projection, store_source(ledger, moment), progress=lambda n: bar.update(task, advance=n)
+            projection,
+            store_source(ledger, moment, page=50_000),
+            progress=lambda n: bar.update(task, advance=n),
+            rebuild=True,
         )
         bar.update(task, completed=total or 1)
     projection.close()

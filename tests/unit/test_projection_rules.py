@@ -325,3 +325,20 @@ def test_timezone_change_recomputes_periods_and_later_batches_still_apply(p: Pro
         .fetchall()
     )
     assert rows == [("ana", date(2026, 6, 8)), ("bo", date(2026, 6, 8))]
+
+
+def test_rebuild_with_deferred_derivation_equals_following(p: Projected, tmp_path: Path) -> None:
+    from consumers.projector import catch_up
+    from consumers.sources import StoreSource
+    from ledger.projections.projection import Projection
+    from tests.property.test_projection_properties import tables
+
+    w = p.world
+    complete(w, member="ana", occurred_at=w.clock.now() - days(9))
+    give(w, "bo", "cy", 12)
+    w.run(MoveMember(member_id="ana", team="support", effective_from=w.clock.now() - days(10)))
+    p.catch_up()
+    rebuilt = Projection(tmp_path / "rebuilt.duckdb", decrypt=w.ledger.personal.decrypt)
+    catch_up(rebuilt, StoreSource(w.ledger.store, page=3), rebuild=True)
+    assert tables(rebuilt) == tables(p.projection)
+    assert rebuilt.reader().execute("SELECT count(*) FROM value_heatmap").fetchall()[0][0] > 0
