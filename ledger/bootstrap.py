@@ -38,7 +38,9 @@ class EmbeddedRuntime:
         self.settings = settings
         self.ledger = open_ledger(settings, clock)
         self.projection = open_projection(settings, self.ledger)
-        self.projector = EmbeddedProjector(self.projection, store_source(self.ledger))
+        self.projector = EmbeddedProjector(
+            self.projection, store_source(self.ledger), snapshot_to=snapshot_path(settings)
+        )
         self.operator_token = settings.operator_token or f"op_{secrets.token_urlsafe(24)}"
         self.generated_token = settings.operator_token is None
 
@@ -46,7 +48,11 @@ class EmbeddedRuntime:
         from ledger.api.app import create_app
 
         return create_app(
-            self.ledger, self.projection, self.operator_token, self.settings.rate_limit
+            self.ledger,
+            self.projection,
+            self.operator_token,
+            self.settings.rate_limit,
+            snapshot=self.projector.publish_snapshot,
         )
 
     def start(self) -> None:

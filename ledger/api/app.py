@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -11,7 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from ledger.api import commands, problems, queries
-from ledger.api.auth import Authenticator, RateLimiter
+from ledger.api.auth import FEED_ROLES, Authenticator, RateLimiter
 from ledger.clock import Clock
 from ledger.projections.projection import Projection
 from ledger.service import Ledger
@@ -42,6 +44,7 @@ def create_app(
     operator_token: str,
     rate_limit: float = 100.0,
     clock: Clock | None = None,
+    snapshot: Callable[[], Path | None] | None = None,
 ) -> FastAPI:
     clock = clock or ledger.clock
     app = FastAPI(
@@ -86,6 +89,18 @@ def create_app(
         requests.labels(request.method, name, str(response.status_code)).inc()
         latency.labels(request.method, name).observe(time.perf_counter() - started)
         return response
+
+    @app.post("/v1/projections/snapshot", tags=["operations"], responses=RESPONSES)
+    def publish_snapshot(request: Request) -> dict[str, Any]:
+        """Publish the analysts' DuckDB snapshot now (admin, analyst)."""
+        auth.caller(request, FEED_ROLES)
+        if snapshot is None:
+            raise problems.Problem(409, "this process publishes no snapshot")
+        path = snapshot()
+        return {
+            "snapshot": str(path) if path else None,
+            "position": projection.source_position("store"),
+        }
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, Any]:

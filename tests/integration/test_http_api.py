@@ -471,3 +471,36 @@ def test_rate_limit_answers_429_with_retry_after(tmp_path: Path) -> None:
         ]
         limited = [r for r in statuses if r.status_code == 429]
         assert limited and limited[0].headers["retry-after"]
+
+
+def test_analysts_query_a_snapshot_while_the_server_writes(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    with running_server(tmp_path) as url:
+        api = Api(url, create_tenant(url, "snap"))
+        api.ok("/v1/values", {"key": "speed", "name": "Speed"})
+        written = api.ok("/v1/values", {"key": "focus", "name": "Focus"})
+        api.get("/v1/leaderboard", min_position=written["position"])
+        published = api.ok("/v1/projections/snapshot", status=200)
+        assert published["snapshot"].endswith("projections.snapshot.duckdb")
+        # A separate process opens the snapshot while the server keeps its file open.
+        query = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ledger.cli",
+                "sql",
+                "SELECT value FROM value_catalog ORDER BY value",
+                "--data-dir",
+                str(tmp_path),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env={**__import__("os").environ, "COLUMNS": "200"},
+        )
+        assert query.returncode == 0, query.stderr
+        assert "focus" in query.stdout and "speed" in query.stdout
+        assert api.key_for("service").post("/v1/projections/snapshot").status_code == 403
