@@ -29,6 +29,8 @@ def catch_up(
     applied = 0
     for batch in source.batches(projection.source_position(source_name)):
         applied += projection.apply(batch.envelopes, batch.resume_at, defer=rebuild)
+        if batch.commit is not None:
+            batch.commit()  # Kafka offsets only after the batch is in DuckDB
         if progress:
             progress(len(batch.envelopes))
     if rebuild:

@@ -6,20 +6,25 @@ no push subscription, so it polls `select_notifications` with large pages.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from ledger.envelope import envelope_of
+from consumers import kafka_io
+from ledger.config import Settings
+from ledger.envelope import UndecodableRecord, envelope_of, parse_envelope
 from ledger.store import EventStore
 
 
 @dataclass
 class SourceBatch:
     envelopes: list[dict[str, Any]]
-    # Where to resume from after this batch, stored with it (None: source keeps its own).
-    resume_at: tuple[str, int] | None
+    # Where to resume from after this batch, stored in the same transaction as it.
+    resume_at: list[tuple[str, int]] = field(default_factory=list)
+    # Called after the batch is committed to DuckDB (Kafka group offsets).
+    commit: Callable[[], None] | None = None
 
 
 class Source(Protocol):
@@ -50,14 +55,141 @@ class StoreSource:
                 if envelope is None:
                     continue
                 if self.recorded_until and _after(envelope["recorded_at"], self.recorded_until):
-                    yield SourceBatch(envelopes, (self.name, notification.id - 1))
+                    yield SourceBatch(envelopes, [(self.name, notification.id - 1)])
                     return
                 envelopes.append(envelope)
             after = notifications[-1].id
-            yield SourceBatch(envelopes, (self.name, after))
+            yield SourceBatch(envelopes, [(self.name, after)])
             if len(notifications) < self.page:
                 return
 
 
 def _after(recorded_at: str, moment: datetime) -> bool:
     return datetime.fromisoformat(recorded_at.replace("Z", "+00:00")) > moment
+
+
+class KafkaSource:
+    """Reads envelopes from the Kafka topic.
+
+    Group mode (`group_id`): partitions are shared among the group's projectors and
+    offsets are committed to Kafka only after the batch is in DuckDB. Assigned mode
+    (no group): every partition, resuming from offsets stored in the projection's own
+    transaction (`kafka:<topic>:<partition>`), or from offset 0. With `until_end`, it
+    reads at least up to the end offsets seen when it started (a rebuild). Undecodable records go
+    to the dead-letter topic with the error, and the projector goes on.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        stored_offset: Callable[[str], int],
+        group_id: str | None = None,
+        until_end: bool = False,
+        poll_ms: int = 300,
+    ) -> None:
+        self.settings = settings
+        self.topic = settings.kafka_topic
+        self.stored_offset = stored_offset
+        self.group_id = group_id
+        self.until_end = until_end
+        self.poll_ms = poll_ms
+        self.consumer: Any = None
+        self.dlq: Any = None
+        self.ends: dict[Any, int] = {}
+        self.dead_letters = 0
+
+    def _connect(self) -> Any:
+        from kafka import TopicPartition
+
+        kafka_io.ensure_topics(self.settings)
+        consumer = kafka_io.consumer(self.settings, self.group_id)
+        if self.group_id:
+            consumer.subscribe([self.topic])
+            return consumer
+        partitions = None
+        for _ in range(100):
+            partitions = consumer.partitions_for_topic(self.topic)
+            if partitions:
+                break
+            time.sleep(0.1)
+        assigned = [TopicPartition(self.topic, p) for p in sorted(partitions or ())]
+        consumer.assign(assigned)
+        for tp in assigned:
+            offset = self.stored_offset(self.offset_key(tp.partition))
+            if offset > 0:
+                consumer.seek(tp, offset)
+            else:
+                consumer.seek_to_beginning(tp)
+        if self.until_end:
+            self.ends = consumer.end_offsets(assigned)
+        return consumer
+
+    def offset_key(self, partition: int) -> str:
+        return f"kafka:{self.topic}:{partition}"
+
+    def _reached_end(self) -> bool:
+        return all(self.consumer.position(tp) >= end for tp, end in self.ends.items())
+
+    def batches(self, start: int = 0) -> Iterator[SourceBatch]:
+        if self.consumer is None:
+            self.consumer = self._connect()
+        while True:
+            polled = self.consumer.poll(timeout_ms=self.poll_ms)
+            if not polled:
+                # Some brokers (Tansu) report the last batch's base offset + 1 as the end
+                # offset: the end offsets seen at start are a lower bound, and the replay
+                # ends at the first empty poll after reaching them.
+                if self.until_end and not self._reached_end():
+                    continue
+                return
+            envelopes: list[dict[str, Any]] = []
+            resume: list[tuple[str, int]] = []
+            for tp, records in polled.items():
+                for record in records:
+                    try:
+                        envelopes.append(parse_envelope(record.value))
+                    except UndecodableRecord as error:
+                        self._dead_letter(record, error)
+                resume.append((self.offset_key(tp.partition), records[-1].offset + 1))
+            if self.dlq is not None:
+                self.dlq.flush(timeout=30)
+            yield SourceBatch(
+                envelopes,
+                [] if self.group_id else resume,
+                self.consumer.commit if self.group_id else None,
+            )
+
+    def _dead_letter(self, record: Any, error: Exception) -> None:
+        if self.dlq is None:
+            self.dlq = kafka_io.producer(self.settings)
+        self.dead_letters += 1
+        self.dlq.send(
+            kafka_io.dlq_topic(self.settings),
+            key=record.key,
+            value=record.value,
+            headers=[
+                ("error", str(error).encode()),
+                ("source", f"{record.topic}:{record.partition}:{record.offset}".encode()),
+            ],
+        )
+
+    def close(self) -> None:
+        if self.consumer is not None:
+            self.consumer.close()
+        if self.dlq is not None:
+            self.dlq.close(timeout=5)
+
+
+class RecordedUntil:
+    """Wraps a source, keeping only events recorded at or before a moment (--as-of)."""
+
+    def __init__(self, source: Any, moment: datetime) -> None:
+        self.source = source
+        self.moment = moment
+
+    def batches(self, start: int = 0) -> Iterator[SourceBatch]:
+        for batch in self.source.batches(start):
+            batch.envelopes = [
+                e for e in batch.envelopes if not _after(e["recorded_at"], self.moment)
+            ]
+            yield batch

@@ -6,7 +6,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from consumers.sources import StoreSource
+from consumers.sources import KafkaSource, StoreSource
 from ledger.clock import Clock
 from ledger.config import Settings
 from ledger.projections.projection import Projection
@@ -27,8 +27,26 @@ def snapshot_path(settings: Settings) -> Path:
     return path.with_name(path.stem + ".snapshot.duckdb")
 
 
+def serve_projection_path(settings: Settings) -> Path:
+    """In Kafka mode `ledger serve` owns its own DuckDB file; `ledger project` owns the main one."""
+    path = settings.projection_path
+    return path.with_name(path.stem + ".serve.duckdb")
+
+
+def kafka_source(
+    settings: Settings, projection: Projection, group_id: str | None = None, until_end: bool = False
+) -> KafkaSource:
+    return KafkaSource(settings, projection.source_position, group_id=group_id, until_end=until_end)
+
+
 class EmbeddedRuntime:
-    """Everything `ledger serve` runs in one process: store, projector thread, API app."""
+    """Everything `ledger serve` runs in one process: store, projector thread, API app.
+
+    Embedded mode (no Kafka): the projector follows the event store into the main
+    projection file and publishes the analysts' snapshot. Kafka mode: the projector
+    follows the topic (every partition, offsets kept in the file's own transactions)
+    into a file only this process writes; `ledger project` owns the main file.
+    """
 
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         import secrets
@@ -37,10 +55,17 @@ class EmbeddedRuntime:
 
         self.settings = settings
         self.ledger = open_ledger(settings, clock)
-        self.projection = open_projection(settings, self.ledger)
-        self.projector = EmbeddedProjector(
-            self.projection, store_source(self.ledger), snapshot_to=snapshot_path(settings)
-        )
+        if settings.embedded:
+            self.projection = open_projection(settings, self.ledger)
+            source: Any = store_source(self.ledger)
+            snapshot_to: Path | None = snapshot_path(settings)
+        else:
+            self.projection = open_projection(
+                settings, self.ledger, serve_projection_path(settings)
+            )
+            source = kafka_source(settings, self.projection)
+            snapshot_to = None
+        self.projector = EmbeddedProjector(self.projection, source, snapshot_to=snapshot_to)
         self.operator_token = settings.operator_token or f"op_{secrets.token_urlsafe(24)}"
         self.generated_token = settings.operator_token is None
 

@@ -132,25 +132,39 @@ Source = Annotated[str, typer.Option("--source", help="store (the event store) o
 def project(
     data_dir: DataDir = None,
     source: Source = "store",
+    group: Annotated[
+        str, typer.Option(help="Kafka consumer group (with --source kafka).")
+    ] = "ledger-projector",
     snapshot_every: Annotated[float, typer.Option(help="Seconds between analyst snapshots.")] = 5.0,
-    batch_size: Annotated[int, typer.Option(help="Events read per batch.")] = 5000,
+    batch_size: Annotated[int, typer.Option(help="Events read per batch (store).")] = 5000,
     report: Annotated[bool, typer.Option(help="Print a line per committed batch.")] = False,
 ) -> None:
     """Run the projector as its own process: follow the source into DuckDB."""
     import signal
     import time
 
+    from consumers.projector import catch_up
+    from ledger.bootstrap import (
+        kafka_source,
+        open_ledger,
+        open_projection,
+        snapshot_path,
+        store_source,
+    )
+
     # A polite stop (SIGTERM from a supervisor) ends the loop like Ctrl-C.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    from consumers.projector import catch_up
-    from ledger.bootstrap import open_ledger, open_projection, snapshot_path, store_source
-
     settings = settings_for(data_dir)
-    _require_store_source(source)
+    _check_source(settings, source)
     ledger = open_ledger(settings)
     projection = open_projection(settings, ledger)
+    follow = (
+        kafka_source(settings, projection, group_id=group)
+        if source == "kafka"
+        else store_source(ledger, page=batch_size)
+    )
     console.print(
-        f"projecting {settings.event_store_url} into {projection.path} "
+        f"projecting {source} into {projection.path} "
         f"(snapshot: {snapshot_path(settings)}); Ctrl-C stops"
     )
     last_snapshot = 0.0
@@ -158,7 +172,7 @@ def project(
         while True:
             applied = catch_up(
                 projection,
-                store_source(ledger, page=batch_size),
+                follow,
                 progress=(lambda n: print(f"committed {n}", flush=True)) if report else None,
             )
             if time.monotonic() - last_snapshot >= snapshot_every:
@@ -173,10 +187,39 @@ def project(
         ledger.close()
 
 
-def _require_store_source(source: str) -> None:
-    if source != "store":
-        console.print(f"[red]--source {source}: only 'store' is available in this build[/]")
+def _check_source(settings: Settings, source: str) -> None:
+    if source not in ("store", "kafka"):
+        console.print(f"[red]--source must be store or kafka, not {source}[/]")
         raise typer.Exit(2)
+    if source == "kafka" and not settings.kafka_bootstrap:
+        console.print("[red]--source kafka needs LEDGER_KAFKA_BOOTSTRAP[/]")
+        raise typer.Exit(2)
+
+
+@app.command()
+def relay(data_dir: DataDir = None) -> None:
+    """Publish new events from the event store to Kafka (production mode)."""
+    import signal
+
+    from consumers.relay import Relay
+    from ledger.bootstrap import open_ledger
+
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    settings = settings_for(data_dir)
+    _check_source(settings, "kafka")
+    ledger = open_ledger(settings)
+    publisher = Relay(settings, ledger.store)
+    console.print(
+        f"relaying {settings.event_store_url} to {settings.kafka_bootstrap} "
+        f"topic {settings.kafka_topic} from position {publisher.position()}"
+    )
+    try:
+        publisher.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        publisher.close()
+        ledger.close()
 
 
 @app.command()
@@ -186,26 +229,28 @@ def rebuild(
     as_of: Annotated[
         datetime | None,
         typer.Option(
-            "--as-of", help="Only events recorded at or before this moment (UTC if no offset)."
+            "--as-of",
+            help="Only events recorded at or before this moment (UTC if no offset).",
         ),
     ] = None,
     output: Annotated[
         Path | None,
         typer.Option(
-            help="Where to write (default: the projection file, or a file named after --as-of)."
+            help="Where to write (default: the projection file, or a file named after --as-of).",
         ),
     ] = None,
 ) -> None:
-    """Rebuild every projection from scratch from the source."""
+    """Rebuild every projection from scratch from the source (store, or Kafka offset 0)."""
     import os
     import time
 
     from consumers.projector import catch_up
-    from ledger.bootstrap import open_ledger, open_projection, store_source
+    from consumers.sources import RecordedUntil
+    from ledger.bootstrap import kafka_source, open_ledger, open_projection, store_source
     from ledger.clock import as_utc
 
     settings = settings_for(data_dir)
-    _require_store_source(source)
+    _check_source(settings, source)
     moment = as_utc(as_of) if as_of else None
     target = output or (
         settings.projection_path
@@ -218,13 +263,17 @@ def rebuild(
     projection = open_projection(settings, ledger, building)
     total = ledger.store.max_position()
     started = time.perf_counter()
+    replay: Any = (
+        kafka_source(settings, projection, until_end=True)
+        if source == "kafka"
+        else store_source(ledger, page=50_000)
+    )
+    if moment is not None:
+        replay = RecordedUntil(replay, moment)
     with Progress(console=console) as bar:
-        task = bar.add_task("rebuilding", total=total or 1)
+        task = bar.add_task(f"rebuilding from {source}", total=total or 1)
         applied = catch_up(
-            projection,
-            store_source(ledger, moment, page=50_000),
-            progress=lambda n: bar.update(task, advance=n),
-            rebuild=True,
+            projection, replay, progress=lambda n: bar.update(task, advance=n), rebuild=True
         )
         bar.update(task, completed=total or 1)
     projection.close()
@@ -234,6 +283,19 @@ def rebuild(
     console.print(
         f"{applied} events in {elapsed:.1f}s ({applied / max(elapsed, 1e-9):,.0f}/s) -> {target}"
     )
+
+
+schema_app = typer.Typer(help="Event schemas.", no_args_is_help=True)
+app.add_typer(schema_app, name="schema")
+
+
+@schema_app.command("export")
+def schema_export(directory: Path) -> None:
+    """Write the JSON Schema of the envelope and of every event type and version."""
+    from ledger.schemas import export_schemas
+
+    written = export_schemas(directory)
+    console.print(f"{len(written)} schemas -> {directory}")
 
 
 @app.command()

@@ -70,3 +70,6 @@ def ledger(store_url: str, clock: FixedClock) -> Iterator[Ledger]:
 @pytest.fixture
 def world(ledger: Ledger, clock: FixedClock) -> World:
     return World(ledger, clock).standard()
+
+
+from tests.integration.kafka_broker import broker  # noqa: E402,F401  (session fixture)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -35,6 +35,32 @@ class TenantCreated(LedgerEvent):
     schema_version = 2
     name: str
     settings: dict[str, Any]
+
+    # Payload schemas of versions older than the class, for `ledger schema export`.
+    legacy_payload_schemas: ClassVar[dict[int, dict[str, Any]]] = {
+        1: {
+            "type": "object",
+            "required": ["name", "settings"],
+            "properties": {
+                "name": {"type": "string"},
+                "settings": {
+                    "type": "object",
+                    "required": [
+                        "timezone",
+                        "monthly_allowance",
+                        "max_recognition_points",
+                        "backdate_days",
+                    ],
+                    "properties": {
+                        "timezone": {"type": "string"},
+                        "monthly_allowance": {"type": "integer"},
+                        "max_recognition_points": {"type": "integer"},
+                        "backdate_days": {"type": "integer"},
+                    },
+                },
+            },
+        },
+    }
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:

@@ -97,9 +97,12 @@ class Projection:
     # -- applying -------------------------------------------------------------------------
 
     def apply(
-        self, envelopes: Iterable[Row], source: tuple[str, int] | None = None, defer: bool = False
+        self,
+        envelopes: Iterable[Row],
+        source: Sequence[tuple[str, int]] = (),
+        defer: bool = False,
     ) -> int:
-        """Apply a batch exactly once; `source` = (name, position) stored with it.
+        """Apply a batch exactly once; `source`: (name, position) pairs stored with it.
 
         With `defer`, derived tables are left for `finish()`: a rebuild into a side file
         recomputes them once instead of once per batch.
@@ -122,10 +125,10 @@ class Projection:
             con.execute("BEGIN TRANSACTION")
             try:
                 self._write(con, batch)
-                if source is not None:
+                for name, position in source:  # where each source resumes, with the batch
                     con.execute(
                         "INSERT OR REPLACE INTO projection_meta VALUES (?, ?)",
-                        [f"source:{source[0]}", source[1]],
+                        [f"source:{name}", position],
                     )
                 con.execute("COMMIT")
             except BaseException:
