@@ -50,7 +50,8 @@ def envelope_of(notification: Notification) -> dict[str, Any] | None:
     }
 
 
-ENVELOPE_KEYS = (
+# The envelope's fields in the contract's order (API.md "Kafka record").
+ENVELOPE_FIELDS = (
     "event_id",
     "event_type",
     "schema_version",
@@ -60,8 +61,12 @@ ENVELOPE_KEYS = (
     "position",
     "occurred_at",
     "recorded_at",
+    "causation_id",
+    "correlation_id",
     "payload",
 )
+# What a received record must carry to be applied (the ids may be null).
+ENVELOPE_KEYS = tuple(k for k in ENVELOPE_FIELDS if k not in ("causation_id", "correlation_id"))
 
 
 def parse_envelope(raw: bytes) -> dict[str, Any]:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 EVENT_TYPES: dict[str, type[LedgerEvent]] = {}
 
 # Envelope fields every event carries besides its payload.
-ENVELOPE_FIELDS = frozenset(
+METADATA_FIELDS = frozenset(
     {
         "originator_id",
         "originator_version",
@@ -69,7 +69,7 @@ class LedgerEvent(BaseModel):
         """Evolve the aggregate's state. Events that change nothing keep this."""
 
     def payload(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude=set(ENVELOPE_FIELDS))
+        return self.model_dump(mode="json", exclude=set(METADATA_FIELDS))
 
     @property
     def business_time(self) -> datetime:

@@ -7,24 +7,14 @@ from typing import Any
 
 import orjson
 
-from ledger.events import ENVELOPE_FIELDS, EVENT_TYPES, LedgerEvent
+from ledger.envelope import ENVELOPE_KEYS
+from ledger.events import EVENT_TYPES, METADATA_FIELDS, LedgerEvent
 
 ENVELOPE_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "Ledger event envelope",
     "type": "object",
-    "required": [
-        "event_id",
-        "event_type",
-        "schema_version",
-        "tenant_id",
-        "aggregate_id",
-        "aggregate_version",
-        "position",
-        "occurred_at",
-        "recorded_at",
-        "payload",
-    ],
+    "required": list(ENVELOPE_KEYS),
     "properties": {
         "event_id": {"type": "string", "format": "uuid"},
         "event_type": {"type": "string"},
@@ -49,9 +39,9 @@ ENVELOPE_SCHEMA: dict[str, Any] = {
 
 def payload_schema(cls: type[LedgerEvent]) -> dict[str, Any]:
     schema = cls.model_json_schema()
-    for name in ENVELOPE_FIELDS:
+    for name in METADATA_FIELDS:
         schema.get("properties", {}).pop(name, None)
-    schema["required"] = [r for r in schema.get("required", []) if r not in ENVELOPE_FIELDS]
+    schema["required"] = [r for r in schema.get("required", []) if r not in METADATA_FIELDS]
     return schema
 
 

@@ -11,11 +11,11 @@ from fastapi import FastAPI, Query, Request
 from pydantic import AfterValidator, BeforeValidator
 from starlette.concurrency import run_in_threadpool
 
-from ledger.api.auth import FEED_ROLES, Authenticator
+from ledger.api.auth import FEED_ROLES, READ_ROLES, Authenticator
 from ledger.api.problems import Problem
 from ledger.clock import Clock, as_utc
 from ledger.commands.base import EARLIEST_YEAR, KEY_PATTERN, LATEST_YEAR, MEMBER_ID_PATTERN
-from ledger.errors import Invalid, NotFound
+from ledger.errors import Invalid
 from ledger.projections import queries
 from ledger.projections.projection import Projection
 
@@ -71,18 +71,32 @@ def install(
 ) -> None:
     """`head` is the event store's last position: a min_position beyond it is invalid."""
 
-    async def ready(tenant_id: str, min_position: int | None) -> Any:
-        if min_position is not None and min_position > head():
-            raise Invalid(f"position {min_position} has not been recorded", field="min_position")
-        if min_position is not None and not await run_in_threadpool(
-            projection.wait_for, tenant_id, min_position, WAIT_SECONDS
-        ):
-            raise Problem(
-                503,
-                f"the projections have not reached position {min_position} yet",
-                {"Retry-After": "1"},
-            )
-        return projection.reader()
+    async def answer(
+        request: Request,
+        min_position: int | None,
+        query: Callable[..., Any],
+        *args: Any,
+        roles: tuple[str, ...] = READ_ROLES,
+        **kwargs: Any,
+    ) -> Any:
+        """Authenticate, wait for `min_position` if asked, then run the query off the loop."""
+        caller = auth.caller(request, roles)
+        if min_position is not None:
+            if min_position > head():
+                raise Invalid(
+                    f"position {min_position} has not been recorded", field="min_position"
+                )
+            if not await run_in_threadpool(
+                projection.wait_for, caller.tenant_id, min_position, WAIT_SECONDS
+            ):
+                raise Problem(
+                    503,
+                    f"the projections have not reached position {min_position} yet",
+                    {"Retry-After": "1"},
+                )
+        return await run_in_threadpool(
+            query, projection.reader(), caller.tenant_id, *args, **kwargs
+        )
 
     def moment(as_of: datetime | None) -> datetime | None:
         return as_utc(as_of) if as_of else None
@@ -100,12 +114,10 @@ def install(
         min_position: MinPosition = None,
     ) -> dict[str, Any]:
         """Ranked members for a period and a scope (tenant, team or value)."""
-        caller = auth.caller(request)
-        con = await ready(caller.tenant_id, min_position)
-        return await run_in_threadpool(
+        return await answer(
+            request,
+            min_position,
             queries.leaderboard,
-            con,
-            caller.tenant_id,
             period=period,
             at=at,
             now=clock.now(),
@@ -126,12 +138,10 @@ def install(
         min_position: MinPosition = None,
     ) -> dict[str, Any]:
         """Counted behaviors and points per (team, value, week)."""
-        caller = auth.caller(request)
-        con = await ready(caller.tenant_id, min_position)
-        return await run_in_threadpool(
+        return await answer(
+            request,
+            min_position,
             queries.heatmap,
-            con,
-            caller.tenant_id,
             now=clock.now(),
             date_from=date_from,
             date_to=date_to,
@@ -150,14 +160,10 @@ def install(
         min_position: MinPosition = None,
     ) -> dict[str, Any]:
         """How well behavior (and reward) matches the strategy in force."""
-        caller = auth.caller(request)
-        if scope == "team" and team is None:
-            raise Invalid("scope=team needs team", field="team")
-        con = await ready(caller.tenant_id, min_position)
-        return await run_in_threadpool(
+        return await answer(
+            request,
+            min_position,
             queries.alignment,
-            con,
-            caller.tenant_id,
             scope=scope,
             period=period,
             now=clock.now(),
@@ -170,11 +176,9 @@ def install(
     async def member_points(
         request: Request, member_id: str, as_of: AsOf = None, min_position: MinPosition = None
     ) -> dict[str, Any]:
-        """A member's balance and every award behind it, with provenance."""
-        caller = auth.caller(request)
-        con = await ready(caller.tenant_id, min_position)
-        return await run_in_threadpool(
-            queries.member_points, con, caller.tenant_id, member_id, as_of=moment(as_of)
+        """A member's balance and every award behind it, with provenance (404 if unknown)."""
+        return await answer(
+            request, min_position, queries.member_points, member_id, as_of=moment(as_of)
         )
 
     @app.get("/v1/events", tags=["queries"], responses=responses)
@@ -186,15 +190,12 @@ def install(
         min_position: MinPosition = None,
     ) -> dict[str, Any]:
         """The tenant's events as Kafka envelopes, oldest first (admin, analyst)."""
-        caller = auth.caller(request, FEED_ROLES)
-        con = await ready(caller.tenant_id, min_position)
-        return await run_in_threadpool(
+        return await answer(
+            request,
+            min_position,
             queries.events_feed,
-            con,
-            caller.tenant_id,
+            roles=FEED_ROLES,
             after=after,
             limit=limit,
             as_of=moment(as_of),
         )
-
-    _ = NotFound  # member_points raises it for an unknown member

@@ -14,7 +14,8 @@ from typing import Any
 import duckdb
 import orjson
 
-from ledger.errors import NotFound
+from ledger.envelope import ENVELOPE_FIELDS
+from ledger.errors import Invalid, NotFound
 from ledger.periods import local_date, local_midnight, month_start, next_month, week_start
 from ledger.projections.sql import ALIGNMENT, HEATMAP, base_ctes, with_ctes
 
@@ -216,6 +217,8 @@ def alignment(
     team: str | None = None,
     as_of: datetime | None = None,
 ) -> dict[str, Any]:
+    if scope == "team" and team is None:
+        raise Invalid("scope=team needs team", field="team")
     tz = tenant_timezone(con, tenant_id)
     start, end = period_bounds(period, at or today(tz, now))
     lo, hi = _utc_window(start, end, tz)
@@ -327,30 +330,15 @@ def events_feed(
 ) -> dict[str, Any]:
     cut = "AND recorded_at <= $as_of" if as_of else ""
     rows = con.execute(
-        f"SELECT event_id, event_type, schema_version, tenant_id, aggregate_id, "
-        f"aggregate_version, position, occurred_at, recorded_at, causation_id, correlation_id, "
-        f"payload FROM events WHERE tenant_id = $tenant AND position > $after {cut} "
-        f"ORDER BY position LIMIT $limit",
+        f"SELECT {', '.join(ENVELOPE_FIELDS)} FROM events WHERE tenant_id = $tenant "
+        f"AND position > $after {cut} ORDER BY position LIMIT $limit",
         _params(tenant_id, as_of, after=after, limit=limit),
     ).fetchall()
-    keys = (
-        "event_id",
-        "event_type",
-        "schema_version",
-        "tenant_id",
-        "aggregate_id",
-        "aggregate_version",
-        "position",
-        "occurred_at",
-        "recorded_at",
-        "causation_id",
-        "correlation_id",
-    )
     events = []
-    for r in rows:
-        event = dict(zip(keys, r[:11], strict=True))
-        event["occurred_at"] = r[7].isoformat()
-        event["recorded_at"] = r[8].isoformat()
-        event["payload"] = orjson.loads(r[11])
+    for row in rows:
+        event = dict(zip(ENVELOPE_FIELDS, row, strict=True))
+        event["occurred_at"] = event["occurred_at"].isoformat()
+        event["recorded_at"] = event["recorded_at"].isoformat()
+        event["payload"] = orjson.loads(event["payload"])
         events.append(event)
     return {"events": events, "as_of_position": as_of_position(con, tenant_id, as_of)}
