@@ -36,12 +36,9 @@ class StoreSource:
 
     name = "store"
 
-    def __init__(
-        self, store: EventStore, page: int = 5_000, recorded_until: datetime | None = None
-    ) -> None:
+    def __init__(self, store: EventStore, page: int = 5_000) -> None:
         self.store = store
         self.page = page
-        self.recorded_until = recorded_until
 
     def batches(self, start: int) -> Iterator[SourceBatch]:
         after = start
@@ -52,12 +49,8 @@ class StoreSource:
             envelopes: list[dict[str, Any]] = []
             for notification in notifications:
                 envelope = envelope_of(notification)
-                if envelope is None:
-                    continue
-                if self.recorded_until and _after(envelope["recorded_at"], self.recorded_until):
-                    yield SourceBatch(envelopes, [(self.name, notification.id - 1)])
-                    return
-                envelopes.append(envelope)
+                if envelope is not None:
+                    envelopes.append(envelope)
             after = notifications[-1].id
             yield SourceBatch(envelopes, [(self.name, after)])
             if len(notifications) < self.page:

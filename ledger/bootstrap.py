@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +88,5 @@ class EmbeddedRuntime:
         self.ledger.close()
 
 
-def store_source(
-    ledger: Ledger, recorded_until: datetime | None = None, page: int = 5_000
-) -> StoreSource:
-    return StoreSource(ledger.store, page=page, recorded_until=recorded_until)
+def store_source(ledger: Ledger, page: int = 5_000) -> StoreSource:
+    return StoreSource(ledger.store, page=page)
