@@ -25,7 +25,3 @@ def tenant_aggregate_id(tenant_id: str) -> uuid.UUID:
 def derived_id(parent: uuid.UUID, label: str) -> uuid.UUID:
     """An id that follows from another one (the award of a cause event)."""
     return uuid.uuid5(parent, label)
-
-
-def new_id() -> uuid.UUID:
-    return uuid.uuid4()

@@ -84,10 +84,13 @@ class Ledger:
 
     # -- authentication -------------------------------------------------------------
 
-    def new_api_key(self, tenant_id: str) -> tuple[str, ApiKey]:
+    def new_api_key(self, tenant_id: str, role: str, label: str) -> tuple[str, ApiKey]:
+        """A fresh key and its ApiKey aggregate (only the key's hash is recorded)."""
         key = f"lk_{secrets.token_urlsafe(32)}"
         digest = hash_key(key)
-        return key, ApiKey(ids.aggregate_id("", "api-key", digest), tenant_id)
+        api_key = ApiKey(ids.aggregate_id("", "api-key", digest), tenant_id)
+        api_key.issue(role, label, digest)
+        return key, api_key
 
     def authenticate(self, key: str | None) -> Caller:
         if not key:

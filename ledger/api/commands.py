@@ -18,6 +18,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from ledger import ids
 from ledger.aggregates.campaign import Campaign
@@ -195,8 +196,6 @@ def endpoint(
         key = request.headers.get("idempotency-key")
         if key is not None and not 1 <= len(key) <= 200:
             raise Invalid("Idempotency-Key must be 1 to 200 characters")
-        from starlette.concurrency import run_in_threadpool
-
         try:
             result = await run_in_threadpool(
                 ledger.execute,
@@ -245,8 +244,6 @@ def install(
         caller = auth.operator(request)
         body = await read_json_object(request)
         command = build_command(Route("POST", "/v1/tenants", CreateTenant, ""), {}, body)
-        from starlette.concurrency import run_in_threadpool
-
         result = await run_in_threadpool(ledger.execute, command, caller)
         return JSONResponse(response_body(result), status_code=201)
 

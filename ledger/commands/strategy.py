@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field, StringConstraints, field_validator
 
-from ledger import ids
 from ledger.clock import as_utc
 from ledger.commands.base import (
     ADMIN,
@@ -82,7 +81,3 @@ def revise_strategy(ledger: Ledger, cmd: ReviseStrategy, inv: Invocation) -> Dec
     goals = [g.model_dump() for g in cmd.goals]
     version = strategy.revise(as_utc(cmd.effective_from), goals, cmd.note)
     return Decision([strategy], {"version": version})
-
-
-def strategy_id(tenant_id: str) -> str:
-    return str(ids.aggregate_id(tenant_id, "strategy"))

@@ -57,15 +57,13 @@ def create_tenant(ledger: Ledger, cmd: CreateTenant, inv: Invocation) -> Decisio
     if tenant.exists:
         raise Conflict(f"tenant {cmd.tenant_id!r} already exists", field="tenant_id")
     tenant.create(cmd.name, settings)
-    key, api_key = ledger.new_api_key(cmd.tenant_id)
-    api_key.issue("admin", "initial admin key", _digest(key))
+    key, api_key = ledger.new_api_key(cmd.tenant_id, "admin", "initial admin key")
     return Decision([tenant, api_key], {"tenant_id": cmd.tenant_id, "admin_key": key})
 
 
 @handles(IssueApiKey, roles=ADMIN)
 def issue_api_key(ledger: Ledger, cmd: IssueApiKey, inv: Invocation) -> Decision:
-    key, api_key = ledger.new_api_key(inv.tenant_id)
-    api_key.issue(cmd.role, cmd.label, _digest(key))
+    key, api_key = ledger.new_api_key(inv.tenant_id, cmd.role, cmd.label)
     return Decision([api_key], {"key": key, "role": cmd.role, "label": cmd.label})
 
 
@@ -74,9 +72,3 @@ def change_settings(ledger: Ledger, cmd: ChangeSettings, inv: Invocation) -> Dec
     tenant = ledger.tenant(inv.tenant_id)
     tenant.change_settings(cmd.settings)
     return Decision([tenant], {"settings": cmd.settings.model_dump()})
-
-
-def _digest(key: str) -> str:
-    from ledger.aggregates.api_key import hash_key
-
-    return hash_key(key)

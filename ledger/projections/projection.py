@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -333,8 +332,3 @@ def _update(
     match = " AND ".join(f"{table}.{k} = b.{k}" for k in keys)
     con.execute(f"UPDATE {table} SET {assignments} FROM upd_{table} b WHERE {match}")
     con.unregister(f"upd_{table}")
-
-
-def snapshot_rows(con: duckdb.DuckDBPyConnection, table: str, order: str) -> list[tuple[Any, ...]]:
-    """Every row of a table in a fixed order (tests compare projections with this)."""
-    return con.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()

@@ -17,7 +17,7 @@ import orjson
 from ledger.envelope import ENVELOPE_FIELDS
 from ledger.errors import Invalid, NotFound
 from ledger.periods import local_date, local_midnight, month_start, next_month, week_start
-from ledger.projections.sql import ALIGNMENT, HEATMAP, base_ctes, with_ctes
+from ledger.projections.sql import ALIGNMENT, HEATMAP, base_ctes, recorded_cut, with_ctes
 
 TENANT = "tenant_id = $tenant"
 WINDOW = "a.occurred_at >= $lo AND a.occurred_at < $hi"
@@ -148,7 +148,7 @@ def _campaign(
 ) -> dict[str, Any]:
     if not campaign_id:
         raise NotFound("period=campaign needs campaign_id")
-    cut = "AND recorded_at <= $as_of" if as_of else ""
+    cut = recorded_cut(as_of is not None)
     row = con.execute(
         f'SELECT starts_at, ends_at, "values" FROM campaigns WHERE tenant_id = $tenant '
         f"AND campaign_id = $campaign {cut}",
@@ -269,7 +269,7 @@ def alignment(
 def _version_at(
     con: duckdb.DuckDBPyConnection, tenant_id: str, end: datetime, as_of: datetime | None
 ) -> int | None:
-    cut = "AND recorded_at <= $as_of" if as_of else ""
+    cut = recorded_cut(as_of is not None)
     row = con.execute(
         f"SELECT max(version) FROM strategy_revisions WHERE tenant_id = $tenant "
         f"AND effective_from < $end {cut}",
@@ -290,7 +290,7 @@ def member_points(
     ).fetchone()
     if known is None:
         raise NotFound(f"no member {member_id!r}")
-    cut = "AND recorded_at <= $as_of" if as_of else ""
+    cut = recorded_cut(as_of is not None)
     rows = con.execute(
         f"SELECT award_id, points, kind, occurred_at, recorded_at, source_type, source_id, "
         f"rule, command, cause_event_id, position FROM awards "
@@ -328,7 +328,7 @@ def events_feed(
     limit: int,
     as_of: datetime | None = None,
 ) -> dict[str, Any]:
-    cut = "AND recorded_at <= $as_of" if as_of else ""
+    cut = recorded_cut(as_of is not None)
     rows = con.execute(
         f"SELECT {', '.join(ENVELOPE_FIELDS)} FROM events WHERE tenant_id = $tenant "
         f"AND position > $after {cut} ORDER BY position LIMIT $limit",

@@ -10,9 +10,14 @@ feed the materialized tables and the live queries.
 from __future__ import annotations
 
 
+def recorded_cut(as_of: bool, alias: str = "") -> str:
+    """The time-travel filter: only rows recorded up to $as_of (empty without as_of)."""
+    return f"AND {alias}recorded_at <= $as_of" if as_of else ""
+
+
 def base_ctes(tenants: str, award_window: str = "TRUE", as_of: bool = False) -> str:
     """CTEs team_hist, attributed, rev. `tenants`/`award_window` are SQL conditions."""
-    cut = "AND recorded_at <= $as_of" if as_of else ""
+    cut = recorded_cut(as_of)
     return f"""
 team_hist AS (
     SELECT tenant_id, member_id, effective_from, team FROM team_history
@@ -24,7 +29,7 @@ aw AS (
     SELECT a.*, timezone(t.timezone, a.occurred_at) AS local_ts
     FROM awards a JOIN tenants t USING (tenant_id)
     WHERE {tenants.replace("tenant_id", "a.tenant_id")} AND {award_window}
-          {cut.replace("recorded_at", "a.recorded_at")}
+          {recorded_cut(as_of, "a.")}
 ),
 attributed AS (
     SELECT aw.*, h.team,
