@@ -22,6 +22,10 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".installed"
+# DuckDB's long-term-support line, beside the venv: the fault tests open analysts'
+# snapshots with it (and with the released CLI, a test dependency) to prove they can.
+DUCKDB_LTS = "1.4.5"
+LTS_DIR = VENV / "lts" / f"duckdb-{DUCKDB_LTS}"
 
 
 def ensure_venv() -> None:
@@ -37,6 +41,10 @@ def ensure_venv() -> None:
     pip = [str(BIN / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     subprocess.run([*pip, "--upgrade", "pip"], check=True)
     subprocess.run([*pip, "-e", f"{ROOT}[test]"], check=True)
+    if not LTS_DIR.exists():
+        # A side directory, not the venv: the ledger itself runs the pinned DuckDB.
+        lts = [*pip, "--no-deps", "--target", str(LTS_DIR), f"duckdb=={DUCKDB_LTS}"]
+        subprocess.run(lts, check=True)
     STAMP.write_text(wanted)
 
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from consumers.sources import Source
+from ledger.logs import cause, get_logger
 from ledger.projections.projection import Projection
 
-log = logging.getLogger("ledger.projector")
+log = get_logger("ledger.projector")
 
 
 def catch_up(
@@ -24,13 +24,23 @@ def catch_up(
     """Apply everything the source has after the stored position; returns events applied.
 
     `rebuild` defers the derived tables to one recomputation at the end: only for a
-    projection nobody reads until it is finished (a rebuild into a side file).
+    projection nobody reads until it is finished (a rebuild into a side file, or a
+    file started afresh while queries answer 503).
     """
     applied = 0
     for batch in source.batches(projection.source_position(source_name)):
-        applied += projection.apply(batch.envelopes, batch.resume_at, defer=rebuild)
+        started = time.perf_counter()
+        count = projection.apply(batch.envelopes, batch.resume_at, defer=rebuild)
+        applied += count
         if batch.commit is not None:
             batch.commit()  # Kafka offsets only after the batch is in DuckDB
+        if count:
+            log.info(
+                "batch applied",
+                events=count,
+                read=len(batch.envelopes),
+                ms=round((time.perf_counter() - started) * 1000, 1),
+            )
         if progress:
             progress(len(batch.envelopes))
     if rebuild:
@@ -38,11 +48,13 @@ def catch_up(
     return applied
 
 
-class EmbeddedProjector:
-    """Follows the event store in a background thread (embedded mode).
+class Follower:
+    """Follows a source into a projection until stopped; survives every batch failure.
 
-    Every `snapshot_every` seconds, when something was applied, it also publishes the
-    analysts' snapshot (`snapshot_to`), so `ledger sql` works while the server runs.
+    A failed batch was rolled back (its position with it), so retrying it from the
+    stored position skips nothing; a DuckDB connection invalidated by an I/O error is
+    reopened. Every `snapshot_every` seconds, when something was applied, it also
+    publishes the analysts' snapshot (`snapshot_to`).
     """
 
     def __init__(
@@ -52,24 +64,26 @@ class EmbeddedProjector:
         interval: float = 0.05,
         snapshot_to: Path | None = None,
         snapshot_every: float = 5.0,
+        on_applied: Callable[[int], None] | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> None:
         self.projection = projection
         self.source = source
         self.interval = interval
         self.snapshot_to = snapshot_to
         self.snapshot_every = snapshot_every
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="projector", daemon=True)
+        self.on_applied = on_applied
+        self.progress = progress
         self.last_error: Exception | None = None
+        self.failures = 0
+        self.last_ok = time.monotonic()
         self._changed_since_snapshot = True
         self._last_snapshot = 0.0
+        if snapshot_to is not None:
+            projection.stale_snapshot_files(snapshot_to)
 
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.thread.join(timeout=10)
+    def healthy(self, within: float = 60.0) -> bool:
+        return time.monotonic() - self.last_ok < within
 
     def publish_snapshot(self) -> Path | None:
         """Publish the analysts' snapshot now (also called on demand)."""
@@ -80,19 +94,72 @@ class EmbeddedProjector:
         self._last_snapshot = time.monotonic()
         return path
 
-    def _run(self) -> None:
-        while not self.stopping.is_set():
+    def step(self) -> int:
+        """One pass: everything the source has now, then a snapshot if one is due."""
+        if self.projection.catching_up:
+            # Nobody reads it yet (queries answer 503): derive the tables once at the end.
+            applied = catch_up(self.projection, self.source, progress=self.progress, rebuild=True)
+            self.projection.catching_up = False
+            if applied:
+                log.warning("projection caught up after starting afresh", events=applied)
+        else:
+            applied = catch_up(self.projection, self.source, progress=self.progress)
+        if applied and self.on_applied:
+            self.on_applied(applied)
+        self._changed_since_snapshot |= applied > 0
+        due = time.monotonic() - self._last_snapshot >= self.snapshot_every
+        # After a forget the old snapshot still names the member: replace it now.
+        if self.projection.erased_since_snapshot or (self._changed_since_snapshot and due):
+            self.publish_snapshot()
+        self.last_ok = time.monotonic()
+        return applied
+
+    def run(self, stopping: threading.Event) -> None:
+        backoff = 0.5
+        while not stopping.is_set():
             try:
-                applied = catch_up(self.projection, self.source)
-                self._changed_since_snapshot |= applied > 0
-                if (
-                    self._changed_since_snapshot
-                    and time.monotonic() - self._last_snapshot >= self.snapshot_every
-                ):
-                    self.publish_snapshot()
+                applied = self.step()
+                if self.failures:
+                    log.info("projector resumed", after_failures=self.failures)
+                self.failures, backoff = 0, 0.5
                 if applied == 0:
-                    self.stopping.wait(self.interval)
-            except Exception as error:  # keep following: a failed batch is retried
-                log.exception("projector batch failed; retrying")
+                    stopping.wait(self.interval)
+            except Exception as error:
+                self.failures += 1
                 self.last_error = error
-                time.sleep(1)
+                log.error(
+                    "projector batch failed; nothing after the stored position was "
+                    "applied, retrying",
+                    error=cause(error),
+                    file=self.projection.path.name,
+                    retry_in_s=backoff,
+                    failures=self.failures,
+                )
+                self.projection.recover_connection()
+                stopping.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+
+class EmbeddedProjector:
+    """Runs a Follower in a background thread (`ledger serve`)."""
+
+    def __init__(self, follower: Follower) -> None:
+        self.follower = follower
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(
+            target=follower.run, args=(self.stopping,), name="projector", daemon=True
+        )
+
+    @property
+    def last_error(self) -> Exception | None:
+        return self.follower.last_error
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=60)
+
+    def publish_snapshot(self) -> Path | None:
+        return self.follower.publish_snapshot()

@@ -9,7 +9,6 @@ backoff from the same position; commands keep being accepted meanwhile.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -21,9 +20,10 @@ from eventsourcing.persistence import Tracking
 from consumers import kafka_io
 from ledger.config import Settings
 from ledger.envelope import envelope_of
+from ledger.logs import cause, get_logger
 from ledger.store import EventStore
 
-log = logging.getLogger("ledger.relay")
+log = get_logger("ledger.relay")
 
 
 class Relay:
@@ -35,6 +35,9 @@ class Relay:
         self.tracking = store.factory.tracking_recorder()
         self.producer: Any = None  # created lazily: the broker may be down at start
         self.stopping = threading.Event()
+        self.published = 0  # records acknowledged by the broker, since start
+        self.failures = 0  # consecutive failed pages
+        self.last_ok = time.monotonic()
 
     def position(self) -> int:
         return int(self.tracking.max_tracking_id(self.name) or 0)
@@ -69,6 +72,8 @@ class Relay:
             future.get(timeout=30)  # raises if the broker did not acknowledge
         self.after_acknowledged(notifications[-1].id)
         self.tracking.insert_tracking(Tracking(self.name, notifications[-1].id))
+        self.published += len(futures)
+        log.info("page published", records=len(futures), position=notifications[-1].id)
         return len(futures)
 
     def after_acknowledged(self, position: int) -> None:
@@ -79,13 +84,22 @@ class Relay:
         while not self.stopping.is_set():
             try:
                 sent = self.publish_page()
-                backoff = 0.5
+                if self.failures:
+                    log.info("publishing resumed", after_failures=self.failures)
+                backoff, self.failures, self.last_ok = 0.5, 0, time.monotonic()
                 if on_page and sent:
                     on_page(sent)
                 if not sent:
                     self.stopping.wait(0.05)
-            except Exception:  # broker down or timing out: keep the position, retry later
-                log.warning("publishing failed; retrying in %.1fs", backoff, exc_info=True)
+            except Exception as error:  # broker down or timing out: keep the position, retry
+                self.failures += 1
+                log.warning(
+                    "publishing failed; the position is kept and the page retried",
+                    error=cause(error),
+                    position=self.position_or_none(),
+                    retry_in_s=backoff,
+                    failures=self.failures,
+                )
                 self._reset_producer()
                 self.stopping.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
@@ -95,9 +109,15 @@ class Relay:
         if self.producer is not None:
             try:
                 self.producer.close(timeout=1)
-            except Exception:
-                log.debug("closing the failed producer failed", exc_info=True)
+            except Exception as error:
+                log.debug("closing the failed producer failed", error=cause(error))
         self.producer = None
+
+    def position_or_none(self) -> int | None:
+        try:
+            return self.position()
+        except Exception:  # the store itself may be what failed
+            return None
 
     def lag(self) -> int:
         return max(0, self.store.max_position() - self.position())

@@ -64,12 +64,14 @@ def _after(recorded_at: str, moment: datetime) -> bool:
 class KafkaSource:
     """Reads envelopes from the Kafka topic.
 
-    Group mode (`group_id`): partitions are shared among the group's projectors and
-    offsets are committed to Kafka only after the batch is in DuckDB. Assigned mode
-    (no group): every partition, resuming from offsets stored in the projection's own
-    transaction (`kafka:<topic>:<partition>`), or from offset 0. With `until_end`, it
-    reads at least up to the end offsets seen when it started (a rebuild). Undecodable records go
-    to the dead-letter topic with the error, and the projector goes on.
+    Offsets are stored in the projection's own transaction (`kafka:<topic>:<partition>`)
+    and every (re)start resumes from them, or from offset 0: a projection file started
+    afresh, or a batch that failed, is never skipped over. Group mode (`group_id`):
+    partitions are shared among the group's projectors, and offsets are also committed
+    to Kafka after the batch is in DuckDB. Assigned mode (no group): every partition.
+    With `until_end`, it reads at least up to the end offsets seen when it started (a
+    rebuild). Undecodable records go to the dead-letter topic with the error, and the
+    projector goes on.
     """
 
     def __init__(
@@ -92,12 +94,23 @@ class KafkaSource:
         self.dead_letters = 0
 
     def _connect(self) -> Any:
-        from kafka import TopicPartition
+        from kafka import ConsumerRebalanceListener, TopicPartition
 
         kafka_io.ensure_topics(self.settings)
         consumer = kafka_io.consumer(self.settings, self.group_id)
         if self.group_id:
-            consumer.subscribe([self.topic])
+            source = self
+
+            class SeekStored(ConsumerRebalanceListener):
+                """The projection file, not the group's offsets, says where to resume."""
+
+                def on_partitions_revoked(self, revoked: Any) -> None:
+                    return None
+
+                def on_partitions_assigned(self, assigned: Any) -> None:
+                    source._seek_stored(consumer, assigned)
+
+            consumer.subscribe([self.topic], listener=SeekStored())
             return consumer
         partitions = None
         for _ in range(100):
@@ -107,15 +120,22 @@ class KafkaSource:
             time.sleep(0.1)
         assigned = [TopicPartition(self.topic, p) for p in sorted(partitions or ())]
         consumer.assign(assigned)
-        for tp in assigned:
+        self._seek_stored(consumer, assigned)
+        if self.until_end:
+            self.ends = consumer.end_offsets(assigned)
+        return consumer
+
+    def _seek_stored(self, consumer: Any, partitions: Any) -> None:
+        """Resume every partition from the offset stored with the projection's last batch.
+
+        Also after a failed batch: the consumer had read past it, the projection had not.
+        """
+        for tp in partitions:
             offset = self.stored_offset(self.offset_key(tp.partition))
             if offset > 0:
                 consumer.seek(tp, offset)
             else:
                 consumer.seek_to_beginning(tp)
-        if self.until_end:
-            self.ends = consumer.end_offsets(assigned)
-        return consumer
 
     def offset_key(self, partition: int) -> str:
         return f"kafka:{self.topic}:{partition}"
@@ -126,6 +146,8 @@ class KafkaSource:
     def batches(self, start: int = 0) -> Iterator[SourceBatch]:
         if self.consumer is None:
             self.consumer = self._connect()
+        else:
+            self._seek_stored(self.consumer, self.consumer.assignment())
         while True:
             polled = self.consumer.poll(timeout_ms=self.poll_ms)
             if not polled:
@@ -146,11 +168,9 @@ class KafkaSource:
                 resume.append((self.offset_key(tp.partition), records[-1].offset + 1))
             if self.dlq is not None:
                 self.dlq.flush(timeout=30)
-            yield SourceBatch(
-                envelopes,
-                [] if self.group_id else resume,
-                self.consumer.commit if self.group_id else None,
-            )
+            # Offsets travel with the batch into DuckDB in both modes; the group's own
+            # commit only shows the group's progress to Kafka's tools.
+            yield SourceBatch(envelopes, resume, self.consumer.commit if self.group_id else None)
 
     def _dead_letter(self, record: Any, error: Exception) -> None:
         if self.dlq is None:

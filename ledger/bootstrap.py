@@ -16,8 +16,11 @@ def open_ledger(settings: Settings, clock: Clock | None = None) -> Ledger:
     return Ledger.open(settings, clock=clock)
 
 
-def open_projection(settings: Settings, ledger: Ledger, path: Path | None = None) -> Projection:
-    return Projection(path or settings.projection_path, decrypt=ledger.personal.decrypt)
+def open_projection(
+    settings: Settings, ledger: Ledger, path: Path | None = None, owner: str | None = None
+) -> Projection:
+    """The projection file; `owner` (serve, project) claims it for this process's lifetime."""
+    return Projection(path or settings.projection_path, ledger.personal.decrypt, owner)
 
 
 def snapshot_path(settings: Settings) -> Path:
@@ -50,23 +53,43 @@ class EmbeddedRuntime:
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         import secrets
 
-        from consumers.projector import EmbeddedProjector
+        from consumers.projector import EmbeddedProjector, Follower
 
         self.settings = settings
         self.ledger = open_ledger(settings, clock)
-        if settings.embedded:
-            self.projection = open_projection(settings, self.ledger)
-            source: Any = store_source(self.ledger)
-            snapshot_to: Path | None = snapshot_path(settings)
-        else:
+        try:
             self.projection = open_projection(
-                settings, self.ledger, serve_projection_path(settings)
+                settings, self.ledger, self.projection_path, owner="serve"
             )
-            source = kafka_source(settings, self.projection)
-            snapshot_to = None
-        self.projector = EmbeddedProjector(self.projection, source, snapshot_to=snapshot_to)
-        self.operator_token = settings.operator_token or f"op_{secrets.token_urlsafe(24)}"
+        except BaseException:
+            self.ledger.close()
+            raise
+        if self.projection.catching_up and self.ledger.store.max_position() == 0:
+            self.projection.catching_up = False  # a new file of a new store: nothing to wait for
+        source: Any = (
+            store_source(self.ledger)
+            if settings.embedded
+            else kafka_source(settings, self.projection)
+        )
+        self.source = source
+        self.projector = EmbeddedProjector(
+            Follower(self.projection, source, snapshot_to=self.snapshot_path)
+        )
+        given = settings.operator_token
+        self.operator_token = (
+            given.get_secret_value() if given else f"op_{secrets.token_urlsafe(24)}"
+        )
         self.generated_token = settings.operator_token is None
+
+    @property
+    def projection_path(self) -> Path:
+        if self.settings.embedded:
+            return self.settings.projection_path
+        return serve_projection_path(self.settings)
+
+    @property
+    def snapshot_path(self) -> Path | None:
+        return snapshot_path(self.settings) if self.settings.embedded else None
 
     def app(self) -> Any:
         from ledger.api.app import create_app
@@ -76,7 +99,9 @@ class EmbeddedRuntime:
             self.projection,
             self.operator_token,
             self.settings.rate_limit,
-            snapshot=self.projector.publish_snapshot,
+            snapshot=self.projector.publish_snapshot if self.snapshot_path else None,
+            auth_failure_rate=self.settings.auth_failure_rate,
+            operator_rate=self.settings.operator_rate,
         )
 
     def start(self) -> None:
@@ -84,6 +109,8 @@ class EmbeddedRuntime:
 
     def stop(self) -> None:
         self.projector.stop()
+        if isinstance(self.source, KafkaSource):
+            self.source.close()
         self.projection.close()
         self.ledger.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,6 +27,35 @@ DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Where the embe
 @app.callback()
 def main() -> None:
     """Configuration comes from LEDGER_* environment variables (and a .env file)."""
+    import os
+
+    from ledger.logs import configure
+
+    # Every file a ledger process writes (stores, WALs, snapshots, exports) is private.
+    os.umask(0o077)
+    settings = Settings()
+    configure(settings.log_level, settings.log_format)
+
+
+def refuse(message: str, code: int = 1) -> typer.Exit:
+    """Print a clear refusal (no stack trace) and give the exit to raise."""
+    console.print(f"[red]{message}[/]", highlight=False)
+    return typer.Exit(code)
+
+
+def stop_on_sigterm(stopping: Any = None) -> Any:
+    """A polite stop (SIGTERM from a supervisor, or Ctrl-C) sets an Event the loop watches."""
+    import signal
+    import threading
+
+    stopping = stopping or threading.Event()
+
+    def stop(*_: Any) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    return stopping
 
 
 def settings_for(data_dir: Path | None) -> Settings:
@@ -45,24 +75,60 @@ def serve(data_dir: DataDir = None, host: Host = "127.0.0.1", port: Port = 8000)
     _serve(settings_for(data_dir), host, port)
 
 
+def _exit_cleanly(*_: Any) -> None:
+    raise SystemExit(0)
+
+
 def _serve(settings: Settings, host: str, port: int, banner: list[str] | None = None) -> None:
+    import signal
+
     import uvicorn
 
     from ledger.bootstrap import EmbeddedRuntime
+    from ledger.logs import mask
+    from ledger.projections.files import ProjectionInUse
 
-    runtime = EmbeddedRuntime(settings)
+    try:
+        runtime = EmbeddedRuntime(settings)
+    except ProjectionInUse as error:
+        raise refuse(str(error)) from None
     runtime.start()
     url = f"http://{host}:{port}"
     console.print(f"behavior ledger at [bold]{url}[/]  (API docs: {url}/docs)")
-    console.print(f"data: {settings.event_store_url}, projections: {settings.projection_path}")
+    console.print(f"event store: {mask(settings.event_store_url)}", highlight=False)
+    if settings.embedded:
+        console.print(
+            f"projections: {runtime.projection_path} (analysts' snapshot: {runtime.snapshot_path})",
+            highlight=False,
+        )
+    else:
+        console.print(
+            f"projections: {runtime.projection_path}, fed from Kafka topic "
+            f"{settings.kafka_topic} at {settings.kafka_bootstrap} (`ledger project` "
+            "publishes the analysts' snapshot)",
+            highlight=False,
+        )
     if runtime.generated_token:
         console.print(
             f"operator token (LEDGER_OPERATOR_TOKEN was unset): [bold]{runtime.operator_token}[/]"
         )
     for line in banner or []:
         console.print(line)
+    # uvicorn re-raises the SIGTERM / SIGINT it caught once it has shut down; with the
+    # default handlers that killed the process before `runtime.stop()` could checkpoint
+    # DuckDB (the WAL that then bricked the next start). Ours end it through `finally`.
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, _exit_cleanly)
     try:
-        uvicorn.run(runtime.app(), host=host, port=port, log_level="warning")
+        # Our access log and structured logging replace uvicorn's own (logs.configure).
+        uvicorn.run(
+            runtime.app(),
+            host=host,
+            port=port,
+            log_config=None,
+            log_level=settings.log_level,
+            access_log=False,
+        )
     finally:
         runtime.stop()
 
@@ -77,13 +143,11 @@ def demo(
     ] = True,
 ) -> None:
     """Create a sample company with twelve weeks of history, then serve it."""
-    import time
-
     from ledger.clock import FixedClock
     from ledger.commands.base import Caller
     from ledger.commands.tenancy import IssueApiKey
     from ledger.demo import TENANT, build_demo
-    from ledger.service import Ledger, response_body
+    from ledger.service import Ledger
 
     settings = settings_for(data_dir or Path("ledger-data/demo"))
     clock = FixedClock(datetime.now(UTC))
@@ -104,14 +168,17 @@ def demo(
             f"{ledger.store.max_position()} events in "
             f"{time.perf_counter() - started:.1f}s"
         )
+        ledger.close()
+        # Derive the projections before serving, so the first query finds them ready.
+        events, seconds = rebuild_into(settings, "store", settings.projection_path)
+        console.print(f"projections of {events} events built in {seconds:.1f}s")
+        ledger = Ledger.open(settings, clock=clock)
     else:
         console.print(f"reusing the demo in {settings.data_dir}")
     clock.set(datetime.now(UTC))
-    admin_key = response_body(
-        ledger.execute(
-            IssueApiKey(role="admin", label="demo admin"), Caller(TENANT, "admin", "demo")
-        )
-    )["key"]
+    admin_key = ledger.execute(
+        IssueApiKey(role="admin", label="demo admin"), Caller(TENANT, "admin", "demo")
+    ).body["key"]
     ledger.close()
     url = f"http://{host}:{port}"
     banner = [
@@ -126,6 +193,10 @@ def demo(
 
 
 Source = Annotated[str, typer.Option("--source", help="store (the event store) or kafka.")]
+MetricsPort = Annotated[
+    int | None,
+    typer.Option(help="Serve /metrics and /healthz on this port (default LEDGER_METRICS_PORT)."),
+]
 
 
 @app.command()
@@ -138,86 +209,192 @@ def project(
     snapshot_every: Annotated[float, typer.Option(help="Seconds between analyst snapshots.")] = 5.0,
     batch_size: Annotated[int, typer.Option(help="Events read per batch (store).")] = 5000,
     report: Annotated[bool, typer.Option(help="Print a line per committed batch.")] = False,
+    metrics_port: MetricsPort = None,
 ) -> None:
     """Run the projector as its own process: follow the source into DuckDB."""
-    import signal
-    import time
-
-    from consumers.projector import catch_up
+    from consumers.projector import Follower
     from ledger.bootstrap import (
         kafka_source,
         open_ledger,
-        open_projection,
         snapshot_path,
         store_source,
     )
+    from ledger.projections.files import ProjectionInUse
 
-    # A polite stop (SIGTERM from a supervisor) ends the loop like Ctrl-C.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    stopping = stop_on_sigterm()
     settings = settings_for(data_dir)
     _check_source(settings, source)
     ledger = open_ledger(settings)
-    projection = open_projection(settings, ledger)
-    follow = (
+    try:
+        projection = _open_when_possible(settings, ledger, stopping)
+    except ProjectionInUse as error:
+        ledger.close()
+        raise refuse(str(error)) from None
+    if projection is None:
+        ledger.close()
+        return
+    follow: Any = (
         kafka_source(settings, projection, group_id=group)
         if source == "kafka"
         else store_source(ledger, page=batch_size)
     )
-    console.print(
-        f"projecting {source} into {projection.path} "
-        f"(snapshot: {snapshot_path(settings)}); Ctrl-C stops"
+    follower = Follower(
+        projection,
+        follow,
+        interval=0.1,
+        snapshot_to=snapshot_path(settings),
+        snapshot_every=snapshot_every,
+        progress=(lambda n: print(f"committed {n}", flush=True)) if report else None,
     )
-    last_snapshot = 0.0
+    ops = _ops_server(
+        settings,
+        metrics_port,
+        "projector",
+        healthy=lambda: (follower.healthy(), {"failures": follower.failures}),
+        lag=projection.applied_position,
+        store=ledger.store,
+    )
+    origin = (
+        f"Kafka topic {settings.kafka_topic} at {settings.kafka_bootstrap} (group {group})"
+        if source == "kafka"
+        else _masked(settings.event_store_url)
+    )
+    console.print(
+        f"projecting {origin} into {projection.path} "
+        f"(analysts' snapshot: {snapshot_path(settings)}); Ctrl-C stops",
+        highlight=False,
+    )
     try:
-        while True:
-            applied = catch_up(
-                projection,
-                follow,
-                progress=(lambda n: print(f"committed {n}", flush=True)) if report else None,
-            )
-            if time.monotonic() - last_snapshot >= snapshot_every:
-                projection.publish_snapshot(snapshot_path(settings))
-                last_snapshot = time.monotonic()
-            if not applied:
-                time.sleep(0.1)
-    except KeyboardInterrupt:
-        pass
+        follower.run(stopping)
     finally:
+        if ops is not None:
+            ops.stop()
+        if hasattr(follow, "close"):
+            follow.close()
         projection.close()
         ledger.close()
 
 
+def _open_when_possible(settings: Settings, ledger: Any, stopping: Any) -> Any:
+    """Open the projection file, waiting out a full or unwritable disk (logged, retried)."""
+    import duckdb
+
+    from ledger.bootstrap import open_projection
+    from ledger.logs import cause, get_logger
+
+    backoff = 0.5
+    while not stopping.is_set():
+        try:
+            return open_projection(settings, ledger, owner="project")
+        except (duckdb.Error, OSError) as error:
+            get_logger("ledger.projector").error(
+                "cannot open the projection file; retrying",
+                file=settings.projection_path.name,
+                error=cause(error),
+                retry_in_s=backoff,
+            )
+            stopping.wait(backoff)
+            backoff = min(backoff * 2, 10.0)
+    return None
+
+
+def _masked(url: str) -> str:
+    from ledger.logs import mask
+
+    return mask(url)
+
+
+def _ops_server(
+    settings: Settings,
+    port: int | None,
+    process: str,
+    healthy: Any,
+    lag: Any,
+    store: Any,
+    extra: Any = None,
+) -> Any:
+    """/metrics and /healthz of a relay or projector process, when a port is configured."""
+    port = settings.metrics_port if port is None else port
+    if not port:
+        return None
+    from prometheus_client import CollectorRegistry, Gauge
+
+    from ledger.clock import Clock
+    from ledger.monitoring import OpsServer, projection_lag
+
+    registry = CollectorRegistry()
+    lag_events = Gauge(
+        f"ledger_{process}_lag_events", "Events recorded but not yet handled", registry=registry
+    )
+    lag_seconds = Gauge(
+        f"ledger_{process}_lag_seconds",
+        "Age of the oldest event not yet handled",
+        registry=registry,
+    )
+    up = Gauge(f"ledger_{process}_healthy", "1 while the loop makes progress", registry=registry)
+    if extra is not None:
+        extra(registry)
+
+    def scrape() -> None:
+        events, seconds = projection_lag(store, lag(), Clock().now())
+        lag_events.set(events)
+        lag_seconds.set(seconds)
+        up.set(1 if healthy()[0] else 0)
+
+    return OpsServer(port, registry, healthy, before_scrape=scrape).start()
+
+
 def _check_source(settings: Settings, source: str) -> None:
     if source not in ("store", "kafka"):
-        console.print(f"[red]--source must be store or kafka, not {source}[/]")
-        raise typer.Exit(2)
+        raise refuse(f"--source must be store or kafka, not {source}", 2)
     if source == "kafka" and not settings.kafka_bootstrap:
-        console.print("[red]--source kafka needs LEDGER_KAFKA_BOOTSTRAP[/]")
-        raise typer.Exit(2)
+        raise refuse("--source kafka needs LEDGER_KAFKA_BOOTSTRAP", 2)
 
 
 @app.command()
-def relay(data_dir: DataDir = None) -> None:
+def relay(data_dir: DataDir = None, metrics_port: MetricsPort = None) -> None:
     """Publish new events from the event store to Kafka (production mode)."""
-    import signal
+    from prometheus_client import Counter
 
     from consumers.relay import Relay
     from ledger.bootstrap import open_ledger
 
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     settings = settings_for(data_dir)
     _check_source(settings, "kafka")
     ledger = open_ledger(settings)
     publisher = Relay(settings, ledger.store)
+    stop_on_sigterm(publisher.stopping)
+    published: list[Any] = []
+
+    def counters(registry: Any) -> None:
+        published.append(
+            Counter(
+                "ledger_relay_published", "Records acknowledged by the broker", registry=registry
+            )
+        )
+
+    ops = _ops_server(
+        settings,
+        metrics_port,
+        "relay",
+        healthy=lambda: (
+            publisher.failures == 0 or time.monotonic() - publisher.last_ok < 60,
+            {"failures": publisher.failures, "position": publisher.position_or_none()},
+        ),
+        lag=publisher.position,
+        store=ledger.store,
+        extra=counters,
+    )
     console.print(
-        f"relaying {settings.event_store_url} to {settings.kafka_bootstrap} "
-        f"topic {settings.kafka_topic} from position {publisher.position()}"
+        f"relaying {_masked(settings.event_store_url)} to {settings.kafka_bootstrap} "
+        f"topic {settings.kafka_topic} from position {publisher.position()}",
+        highlight=False,
     )
     try:
-        publisher.run()
-    except KeyboardInterrupt:
-        pass
+        publisher.run(on_page=published[0].inc if published else None)
     finally:
+        if ops is not None:
+            ops.stop()
         publisher.close()
         ledger.close()
 
@@ -240,13 +417,11 @@ def rebuild(
         ),
     ] = None,
 ) -> None:
-    """Rebuild every projection from scratch from the source (store, or Kafka offset 0)."""
-    import os
-    import time
+    """Rebuild every projection from scratch from the source (store, or Kafka offset 0).
 
-    from consumers.projector import catch_up
-    from consumers.sources import RecordedUntil
-    from ledger.bootstrap import kafka_source, open_ledger, open_projection, store_source
+    Builds a side file, then swaps it in with its WAL; refuses while another process
+    (`ledger serve`, `ledger project`) owns the target file.
+    """
     from ledger.clock import as_utc
 
     settings = settings_for(data_dir)
@@ -257,32 +432,56 @@ def rebuild(
         if moment is None
         else settings.projection_path.with_name(f"projections-asof-{moment:%Y%m%dT%H%M%SZ}.duckdb")
     )
-    building = target.with_name(target.name + ".building")
-    building.unlink(missing_ok=True)
-    ledger = open_ledger(settings)
-    projection = open_projection(settings, ledger, building)
-    total = ledger.store.max_position()
-    started = time.perf_counter()
-    replay: Any = (
-        kafka_source(settings, projection, until_end=True)
-        if source == "kafka"
-        else store_source(ledger, page=50_000)
-    )
-    if moment is not None:
-        replay = RecordedUntil(replay, moment)
-    with Progress(console=console) as bar:
-        task = bar.add_task(f"rebuilding from {source}", total=total or 1)
-        applied = catch_up(
-            projection, replay, progress=lambda n: bar.update(task, advance=n), rebuild=True
-        )
-        bar.update(task, completed=total or 1)
-    projection.close()
-    ledger.close()
-    os.replace(building, target)
-    elapsed = time.perf_counter() - started
+    applied, elapsed = rebuild_into(settings, source, target, moment)
     console.print(
         f"{applied} events in {elapsed:.1f}s ({applied / max(elapsed, 1e-9):,.0f}/s) -> {target}"
     )
+
+
+def rebuild_into(
+    settings: Settings, source: str, target: Path, moment: datetime | None = None
+) -> tuple[int, float]:
+    """Build `target` afresh from the source in a side file, then swap it in with its WAL.
+
+    Refuses (exit 1) while another process owns the target; returns (events, seconds).
+    """
+    from consumers.projector import catch_up
+    from consumers.sources import RecordedUntil
+    from ledger.bootstrap import kafka_source, open_ledger, open_projection, store_source
+    from ledger.projections.files import OwnerLock, ProjectionInUse, remove_database, swap_in
+
+    claim = OwnerLock(target, "rebuild")
+    try:
+        claim.acquire()
+    except ProjectionInUse as error:
+        raise refuse(f"cannot rebuild: {error}, or rebuild into --output FILE") from None
+    try:
+        building = target.with_name(target.name + ".building")
+        remove_database(building)  # a side file a killed rebuild left
+        ledger = open_ledger(settings)
+        projection = open_projection(settings, ledger, building)
+        total = ledger.store.max_position()
+        started = time.perf_counter()
+        replay: Any = (
+            kafka_source(settings, projection, until_end=True)
+            if source == "kafka"
+            else store_source(ledger, page=50_000)
+        )
+        if moment is not None:
+            replay = RecordedUntil(replay, moment)
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task(f"rebuilding from {source}", total=total or 1)
+            applied = catch_up(
+                projection, replay, progress=lambda n: bar.update(task, advance=n), rebuild=True
+            )
+        if hasattr(replay, "close"):
+            replay.close()
+        projection.close()  # checkpointed: the side file has no WAL
+        ledger.close()
+        swap_in(building, target)
+    finally:
+        claim.release()
+    return applied, time.perf_counter() - started
 
 
 schema_app = typer.Typer(help="Event schemas.", no_args_is_help=True)
@@ -344,9 +543,16 @@ def _analyst_connection(settings: Settings) -> Any:
             con = duckdb.connect(str(path), read_only=True)
             con.execute("SET TimeZone = 'UTC'")
             return con
-    console.print(f"[red]no projections under {settings.data_dir}: run `ledger rebuild`[/]")
-    raise typer.Exit(1)
+    raise refuse(f"no projections under {settings.data_dir}: run `ledger rebuild`")
 
+
+def _register_audit() -> None:
+    from ledger.audit.cli import register
+
+    register(app, console, settings_for, refuse)
+
+
+_register_audit()
 
 if __name__ == "__main__":
     app()

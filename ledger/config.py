@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,9 +24,23 @@ class Settings(BaseSettings):
     kafka_topic: str = "ledger.events"
     kafka_partitions: int = 6
     duckdb_path: Path | None = None
-    operator_token: str | None = None
+    # A secret: never printed by repr, at least 24 characters (a guessable token is none).
+    operator_token: SecretStr | None = Field(default=None, min_length=24, max_length=512)
     rate_limit: float = 100.0
+    # Failed authentications per second per client (bursts of 10x), and calls per second
+    # per client to the operator endpoint: past either, 429 with Retry-After. 0 = off.
+    auth_failure_rate: float = Field(default=1.0, ge=0)
+    operator_rate: float = Field(default=2.0, ge=0)
     aggregate_cache_size: int = 20_000
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    # relay and project serve /metrics and /healthz here (0 = off); serve uses its API port.
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @property
     def event_store_url(self) -> str:

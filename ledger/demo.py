@@ -211,12 +211,12 @@ def build_demo(
     service = Caller(TENANT, "service", "chat-bot")
     manager = Caller(TENANT, "manager", "team-leads")
     analyst = ledger.execute(IssueApiKey(role="analyst", label="demo analyst"), admin)
-    result = DemoResult(TENANT, created["admin_key"], analyst["key"])
+    result = DemoResult(TENANT, created.body["admin_key"], analyst.body["key"])
 
     def send(command: Command, caller: Caller = admin) -> dict[str, Any] | None:
         result.commands += 1
         try:
-            return ledger.execute(command, caller)
+            return ledger.execute(command, caller).response
         except LedgerError:
             result.refusals += 1
             return None

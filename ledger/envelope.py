@@ -33,6 +33,7 @@ def envelope_of(notification: Notification) -> dict[str, Any] | None:
     if cls.internal:
         return None
     state = upcast_state(cls, orjson.loads(notification.state))
+    state.pop("seal", None)  # tamper evidence stays in the store (ledger verify)
     recorded_at = state.pop("timestamp")
     return {
         "event_id": state.pop("event_id"),

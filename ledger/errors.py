@@ -1,4 +1,6 @@
-"""Typed refusals. Each maps to exactly one HTTP status, in one place (ledger.api.problems).
+"""Typed refusals, named after the rule they enforce. No HTTP here: the API layer maps
+each kind (Unauthenticated, Forbidden, NotFound, Invalid, Conflict) to a status in one
+table (ledger.api.problems.STATUS_OF).
 
 Precedence when several apply (RULES.md): 401, 403, 404, 422, 409. Handlers
 check in that order, so the first refusal raised is the one answered.
@@ -12,15 +14,14 @@ from typing import Any, ClassVar
 class LedgerError(Exception):
     """Base of every refusal the ledger gives on purpose."""
 
-    status: ClassVar[int] = 400
-    title: ClassVar[str] = "Bad request"
-    code: ClassVar[str] = "bad-request"
+    code: ClassVar[str] = "refused"
 
     def __init__(
         self, detail: str, *, field: str | None = None, errors: list[dict[str, Any]] | None = None
     ) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.replayed = False  # the stored refusal of an Idempotency-Key, raised again
         self.field = field
         self.errors = (
             errors
@@ -31,7 +32,6 @@ class LedgerError(Exception):
     def to_dict(self) -> dict[str, Any]:
         return {
             "code": self.code,
-            "status": self.status,
             "detail": self.detail,
             "field": self.field,
             "errors": self.errors,
@@ -39,26 +39,26 @@ class LedgerError(Exception):
 
     @staticmethod
     def from_dict(data: dict[str, Any]) -> LedgerError:
-        cls = _BY_CODE.get(data["code"], LedgerError)
+        cls = _by_code().get(data["code"], LedgerError)
         return cls(data["detail"], field=data.get("field"), errors=data.get("errors"))
 
 
 class Unauthenticated(LedgerError):
-    status, title, code = 401, "Unauthenticated", "unauthenticated"
+    code = "unauthenticated"
 
 
 class Forbidden(LedgerError):
-    status, title, code = 403, "Forbidden", "forbidden"
+    code = "forbidden"
 
 
 class NotFound(LedgerError):
-    status, title, code = 404, "Not found", "not-found"
+    code = "not-found"
 
 
 class Invalid(LedgerError):
     """Input that is wrong on its own: format, range, unknown ids in the body, time window."""
 
-    status, title, code = 422, "Invalid input", "invalid"
+    code = "invalid"
 
 
 class IdempotencyKeyReused(Invalid):
@@ -68,23 +68,73 @@ class IdempotencyKeyReused(Invalid):
 class Conflict(LedgerError):
     """The command conflicts with the current state of the ledger."""
 
-    status, title, code = 409, "Conflict", "conflict"
+    code = "conflict"
 
 
 class ConcurrencyConflict(Conflict):
     code = "concurrency-conflict"
 
 
-_BY_CODE: dict[str, type[LedgerError]] = {
-    c.code: c
-    for c in (
-        LedgerError,
-        Unauthenticated,
-        Forbidden,
-        NotFound,
-        Invalid,
-        IdempotencyKeyReused,
-        Conflict,
-        ConcurrencyConflict,
-    )
-}
+class MemberForgotten(Invalid):
+    """A forgotten member can neither act nor receive."""
+
+    code = "member-forgotten"
+
+
+class AlreadyExists(Conflict):
+    code = "already-exists"
+
+
+class AlreadyDone(Conflict):
+    """Archiving, retiring, deciding, departing or forgetting twice."""
+
+    code = "already-done"
+
+
+class AllowanceExceeded(Conflict):
+    code = "allowance-exceeded"
+
+
+class PairLimitReached(Conflict):
+    code = "pair-limit-reached"
+
+
+class SlotTaken(Conflict):
+    """The member already completed the mission in this cadence period."""
+
+    code = "slot-taken"
+
+
+class OutsideWindow(Conflict):
+    """occurred_at lies outside the mission's window."""
+
+    code = "outside-window"
+
+
+class NotOnTeam(Conflict):
+    code = "not-on-team"
+
+
+class NotActive(Conflict):
+    """The member had not joined, or had departed, at occurred_at."""
+
+    code = "not-active"
+
+
+class RetiredValue(Conflict):
+    code = "retired-value"
+
+
+class CampaignNotEnded(Conflict):
+    code = "campaign-not-ended"
+
+
+def _by_code() -> dict[str, type[LedgerError]]:
+    """Every refusal kind by its code (an idempotent replay rebuilds the stored refusal)."""
+    found: dict[str, type[LedgerError]] = {}
+    pending: list[type[LedgerError]] = [LedgerError]
+    while pending:
+        cls = pending.pop()
+        found[cls.code] = cls
+        pending.extend(cls.__subclasses__())
+    return found

@@ -14,12 +14,9 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
-
-if TYPE_CHECKING:
-    from ledger.aggregates.base import LedgerAggregate
 
 EVENT_TYPES: dict[str, type[LedgerEvent]] = {}
 
@@ -33,6 +30,7 @@ METADATA_FIELDS = frozenset(
         "event_id",
         "causation_id",
         "correlation_id",
+        "seal",
     }
 )
 
@@ -53,6 +51,8 @@ class LedgerEvent(BaseModel):
     event_id: uuid.UUID
     causation_id: str | None = None
     correlation_id: str | None = None
+    # {"prev", "hash"}: the event's link in its stream's hash chain (ledger.seal).
+    seal: dict[str, str] | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -65,7 +65,7 @@ class LedgerEvent(BaseModel):
     def event_type(cls) -> str:
         return cls.__name__
 
-    def apply(self, aggregate: LedgerAggregate) -> None:
+    def apply(self, aggregate: Any) -> None:  # the aggregate this event belongs to
         """Evolve the aggregate's state. Events that change nothing keep this."""
 
     def payload(self) -> dict[str, Any]:

@@ -30,9 +30,18 @@ def is_timezone(name: str) -> bool:
     return True
 
 
+HOST_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+
+
 @lru_cache(maxsize=1)
 def _known_zones() -> frozenset[str]:
-    return frozenset(available_timezones()) | {"UTC"}
+    # Host-dependent names ("localtime" is whatever the server is set to) and the
+    # posix/ and right/ duplicate trees are not IANA zone names.
+    return frozenset(
+        name
+        for name in available_timezones()
+        if name not in HOST_ZONES and not name.startswith(("posix/", "right/"))
+    ) | {"UTC"}
 
 
 def local_date(moment: datetime, tz: str) -> date:

@@ -47,9 +47,8 @@ def payload_schema(cls: type[LedgerEvent]) -> dict[str, Any]:
 
 def export_schemas(directory: Path) -> list[Path]:
     """Write envelope.json and <EventType>.v<N>.json for every type and version."""
-    import ledger.service
+    import ledger.commands.handlers  # noqa: F401  (imports every aggregate module)
 
-    ledger.service._register_handlers()  # imports every aggregate module
     directory.mkdir(parents=True, exist_ok=True)
     written = [directory / "envelope.json"]
     written[0].write_bytes(orjson.dumps(ENVELOPE_SCHEMA, option=orjson.OPT_INDENT_2))

@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from typing import Any, cast
+from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from eventsourcing.persistence import RecordConflictError
@@ -21,36 +22,23 @@ from ledger.aggregates.member import Member
 from ledger.aggregates.strategy import Strategy
 from ledger.aggregates.tenant import Tenant
 from ledger.clock import Clock
-from ledger.commands.base import HANDLERS, Caller, Command, Decision, Invocation
+from ledger.commands.base import Caller, Command, Decision, Invocation
+from ledger.commands.handlers import HANDLERS
 from ledger.config import Settings
 from ledger.errors import (
     ConcurrencyConflict,
     Forbidden,
     IdempotencyKeyReused,
-    Invalid,
     LedgerError,
     NotFound,
     Unauthenticated,
 )
 from ledger.events import EventMetadata, event_metadata
-from ledger.personal_data import PersonalData, PostgresKeyStore, SQLiteKeyStore
+from ledger.live_context import LiveContext
+from ledger.personal_data import PersonalData, PostgresKeyStore, SQLiteKeyStore, keys_path
 from ledger.store import EventStore, postgres_dsn, postgres_schema
 
 MAX_ATTEMPTS = 20
-
-
-def _register_handlers() -> None:
-    # Importing the modules registers their handlers.
-    from ledger.commands import (  # noqa: F401
-        adjustments,
-        campaigns,
-        completions,
-        members,
-        missions,
-        recognitions,
-        strategy,
-        tenancy,
-    )
 
 
 class Ledger:
@@ -59,7 +47,6 @@ class Ledger:
     def __init__(
         self, store: EventStore, personal: PersonalData, clock: Clock | None = None
     ) -> None:
-        _register_handlers()
         self.store = store
         self.personal = personal
         self.clock = clock or Clock()
@@ -73,7 +60,8 @@ class Ledger:
             url = settings.event_store_url
             keys = PostgresKeyStore(postgres_dsn(url), postgres_schema(url))
         else:
-            keys = SQLiteKeyStore(store.env["SQLITE_DBNAME"])
+            events = store.env["SQLITE_DBNAME"]
+            keys = SQLiteKeyStore(keys_path(events), legacy_path=events)
         return cls(store, PersonalData(keys), clock)
 
     def close(self) -> None:
@@ -106,7 +94,7 @@ class Ledger:
         self._callers[digest] = caller
         return caller
 
-    # -- shared state handlers read ---------------------------------------------------
+    # -- state the API's path checks and tools read -------------------------------------
 
     def tenant(self, tenant_id: str) -> Tenant:
         tenant = self.store.load(Tenant, ids.tenant_aggregate_id(tenant_id))
@@ -115,25 +103,10 @@ class Ledger:
         return tenant
 
     def strategy(self, tenant_id: str) -> Strategy:
-        return self.store.load_or_blank(
-            Strategy, ids.aggregate_id(tenant_id, "strategy"), tenant_id
-        )
+        return self.store.load_or_blank(Strategy, Strategy.id_for(tenant_id), tenant_id)
 
     def member(self, tenant_id: str, member_id: str) -> Member | None:
-        return self.store.load(Member, ids.aggregate_id(tenant_id, "member", member_id))
-
-    def member_in_body(self, tenant_id: str, member_id: str, field: str) -> Member:
-        """A member named in a request body: unknown is invalid input (422)."""
-        member = self.member(tenant_id, member_id)
-        if member is None:
-            raise Invalid(f"unknown member {member_id!r}", field=field)
-        return member
-
-    def member_in_path(self, tenant_id: str, member_id: str) -> Member:
-        member = self.member(tenant_id, member_id)
-        if member is None:
-            raise NotFound(f"no member {member_id!r}")
-        return member
+        return self.store.load(Member, Member.id_for(tenant_id, member_id))
 
     # -- commands ---------------------------------------------------------------------------
 
@@ -145,8 +118,8 @@ class Ledger:
         idempotency_key: str | None = None,
         fingerprint: str | None = None,
         correlation_id: str | None = None,
-    ) -> dict[str, Any]:
-        """Run a command; returns its response body (with `position`) or raises a refusal."""
+    ) -> Outcome:
+        """Run a command: its Outcome, or a named refusal (LedgerError) raised."""
         registration = HANDLERS[type(command)]
         if caller.role not in registration.roles:
             raise Forbidden(f"role {caller.role!r} may not {type(command).__name__}")
@@ -163,7 +136,7 @@ class Ledger:
 
     def _attempt(
         self, handler: Any, command: Command, invocation: Invocation, fingerprint: str
-    ) -> dict[str, Any]:
+    ) -> Outcome:
         record = self._idempotency_record(invocation)
         if record is not None:
             live = record.live_outcome(invocation.received_at)
@@ -180,7 +153,9 @@ class Ledger:
         )
         with event_metadata(meta):
             try:
-                decision: Decision = handler(self, command, invocation)
+                decision: Decision = handler(
+                    command, LiveContext(self.store, self.personal, invocation, self.new_api_key)
+                )
             except LedgerError as refusal:
                 if record is not None:
                     self._remember(record, invocation, fingerprint, {"refused": refusal.to_dict()})
@@ -195,7 +170,11 @@ class Ledger:
                     fingerprint,
                     {
                         "ok": {
-                            "result": decision.result,
+                            # A key is shown once: the stored outcome never holds it.
+                            "result": {
+                                k: None if k in type(command).secret_fields else v
+                                for k, v in decision.result.items()
+                            },
                             "status": type(command).accepted_status,
                             "last_event": [str(last.originator_id), last.originator_version]
                             if last
@@ -206,7 +185,7 @@ class Ledger:
             # The idempotency record goes first, so the last recording is the command's.
             recordings = self.store.append(*([record] if record else []), *decision.aggregates)
         position = recordings[-1].notification.id if events and recordings else None
-        return {**decision.result, "position": position, "_status": type(command).accepted_status}
+        return Outcome(decision.result, position, type(command).accepted_status == 201)
 
     def _idempotency_record(self, invocation: Invocation) -> IdempotencyRecord | None:
         if not invocation.idempotency_key:
@@ -225,15 +204,17 @@ class Ledger:
         assert invocation.idempotency_key is not None
         record.record(invocation.idempotency_key, fingerprint, invocation.received_at, outcome)
 
-    def _replay(self, outcome: dict[str, Any]) -> dict[str, Any]:
+    def _replay(self, outcome: dict[str, Any]) -> Outcome:
         if "refused" in outcome:
-            raise LedgerError.from_dict(outcome["refused"])
+            refusal = LedgerError.from_dict(outcome["refused"])
+            refusal.replayed = True
+            raise refusal
         ok = outcome["ok"]
         position = None
         if ok["last_event"]:
             originator_id, version = ok["last_event"]
             position = self.store.position_of(uuid.UUID(originator_id), version)
-        return {**ok["result"], "position": position, "_status": ok["status"], "_replayed": True}
+        return Outcome(ok["result"], position, ok["status"] == 201, replayed=True)
 
 
 def fingerprint_of(command: Command) -> str:
@@ -241,10 +222,15 @@ def fingerprint_of(command: Command) -> str:
     return hashlib.sha256(type(command).__name__.encode() + b"\0" + body).hexdigest()
 
 
-def response_body(result: dict[str, Any]) -> dict[str, Any]:
-    """The response without the runner's private keys."""
-    return {k: v for k, v in result.items() if not k.startswith("_")}
+@dataclass(frozen=True)
+class Outcome:
+    """What `execute` returns: the answer, where its last event landed, and how."""
 
+    body: dict[str, Any]
+    position: int | None
+    created: bool  # the command creates something (the API answers 201, else 200)
+    replayed: bool = False  # the first outcome of this Idempotency-Key, answered again
 
-def status_of(result: dict[str, Any]) -> int:
-    return cast(int, result.get("_status", 200))
+    @property
+    def response(self) -> dict[str, Any]:
+        return {**self.body, "position": self.position}

@@ -11,7 +11,7 @@ from ledger.commands.members import AddMember
 from ledger.commands.missions import PublishMission
 from ledger.commands.strategy import DefineValue
 from ledger.commands.tenancy import CreateTenant
-from ledger.service import Ledger, response_body
+from ledger.service import Ledger
 
 # A Wednesday, mid-month, so "this week" and "this month" have room either side.
 NOW = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)
@@ -44,7 +44,7 @@ class World:
         self.analyst = Caller(tenant_id, "analyst", "analyst-key")
 
     def run(self, command: Command, caller: Caller | None = None, **kw: Any) -> dict[str, Any]:
-        return response_body(self.ledger.execute(command, caller or self.admin, **kw))
+        return self.ledger.execute(command, caller or self.admin, **kw).response
 
     def position(self) -> int:
         return self.ledger.store.max_position()
@@ -110,13 +110,15 @@ def refused(
     world: World, command: Command, status: int, caller: Caller | None = None, **kw: Any
 ) -> Exception:
     """Then: the command is refused with `status` and records nothing."""
+    from ledger.api.problems import status_of
     from ledger.errors import LedgerError
 
     before = world.position()
     try:
         world.run(command, caller, **kw)
     except LedgerError as error:
-        assert error.status == status, f"expected {status}, got {error.status}: {error.detail}"
+        answered = status_of(error)
+        assert answered == status, f"expected {status}, got {answered}: {error.detail}"
         assert world.position() == before, "a refused command recorded events"
         return error
     raise AssertionError(f"{type(command).__name__} was accepted, expected {status}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from ledger.aggregates.base import LedgerAggregate
-from ledger.errors import Conflict
+from ledger.errors import AllowanceExceeded
 from ledger.events import LedgerEvent
 
 
@@ -21,12 +21,14 @@ class AllowanceSpent(LedgerEvent):
 class Allowance(LedgerAggregate):
     """Keyed by (giver, local month): concurrent gifts race on its version."""
 
+    kind = "allowance"
+
     def init_state(self) -> None:
         self.spent = 0
 
     def spend(self, recognition_id: uuid.UUID, points: int, monthly_allowance: int) -> None:
         if self.spent + points > monthly_allowance:
-            raise Conflict(
+            raise AllowanceExceeded(
                 f"monthly allowance exceeded: {self.spent} of {monthly_allowance} "
                 f"points already given this month",
                 field="points",

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable
-from typing import Any, Self, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 from ledger.events import LedgerEvent, current_metadata
+from ledger.ids import aggregate_id
+from ledger.seal import genesis, seal_hash
 
 E = TypeVar("E", bound=LedgerEvent)
 A = TypeVar("A", bound="LedgerAggregate")
@@ -20,11 +22,23 @@ A = TypeVar("A", bound="LedgerAggregate")
 class LedgerAggregate:
     """Consistency boundary. Subclasses declare their state in `init_state`."""
 
+    # The id kind of aggregates found by a natural key (ids.aggregate_id); "" if by id only.
+    kind: ClassVar[str] = ""
+    # Found by a random id (awards, completions): the event types a stream of this kind
+    # starts with, so an id of another kind of aggregate is "not found", not misread.
+    opened_by: ClassVar[tuple[type[LedgerEvent], ...]] = ()
+
+    @classmethod
+    def id_for(cls, tenant_id: str, *key: str) -> uuid.UUID:
+        """The deterministic id of this kind of aggregate with natural key `key`."""
+        return aggregate_id(tenant_id, cls.kind, *key)
+
     def __init__(self, id: uuid.UUID, tenant_id: str) -> None:
         self.id = id
         self.tenant_id = tenant_id
         self.version = 0
         self._pending: list[LedgerEvent] = []
+        self.seal_head = genesis(id)  # the chain hash of the last event (tamper evidence)
         self.init_state()
 
     def init_state(self) -> None:
@@ -46,13 +60,27 @@ class LedgerAggregate:
             correlation_id=meta.correlation_id,
             **payload,
         )
+        event = event.model_copy(update={"seal": self._seal(event)})
         self.apply(event)
         self._pending.append(event)
         return event
 
+    def _seal(self, event: LedgerEvent) -> dict[str, str]:
+        # Hashed exactly as the mapper stores it (without the seal itself).
+        state = event.model_dump(
+            mode="json", exclude={"originator_id", "originator_version", "seal"}
+        )
+        state["schema_version"] = type(event).schema_version
+        digest = seal_hash(
+            self.seal_head, self.id, event.originator_version, type(event).__name__, state
+        )
+        return {"prev": self.seal_head, "hash": digest}
+
     def apply(self, event: LedgerEvent) -> None:
         event.apply(self)
         self.version = event.originator_version
+        if event.seal is not None:
+            self.seal_head = event.seal["hash"]
 
     def collect_events(self) -> list[LedgerEvent]:
         pending, self._pending = self._pending, []
@@ -69,6 +97,8 @@ class LedgerAggregate:
         def project(aggregate: Self | None, events: Iterable[LedgerEvent]) -> Self | None:
             for event in events:
                 if aggregate is None:
+                    if cls.opened_by and not isinstance(event, cls.opened_by):
+                        return None
                     aggregate = cls(event.originator_id, event.tenant_id)
                 aggregate.apply(event)
             return aggregate

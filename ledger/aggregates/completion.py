@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from ledger.aggregates.base import LedgerAggregate
-from ledger.errors import Conflict
+from ledger.errors import AlreadyDone, SlotTaken
 from ledger.events import LedgerEvent
 
 
@@ -33,12 +33,14 @@ class SlotReleased(LedgerEvent):
 
 
 class CompletionSlot(LedgerAggregate):
+    kind = "slot"
+
     def init_state(self) -> None:
         self.holder: uuid.UUID | None = None
 
     def claim(self, completion_id: uuid.UUID) -> None:
         if self.holder is not None:
-            raise Conflict(
+            raise SlotTaken(
                 "the member already completed this mission in this period", field="occurred_at"
             )
         self.trigger(SlotClaimed, completion_id=completion_id)
@@ -85,6 +87,8 @@ class CompletionRejected(LedgerEvent):
 
 
 class Completion(LedgerAggregate):
+    opened_by = (CompletionRecorded,)
+
     def init_state(self) -> None:
         self.recorded: CompletionRecorded | None = None
         self.status = ""
@@ -99,7 +103,7 @@ class Completion(LedgerAggregate):
 
     def check_pending(self) -> None:
         if self.status != "pending":
-            raise Conflict(
+            raise AlreadyDone(
                 f"only a pending completion can be decided (it is {self.status})", field="decision"
             )
 

@@ -24,6 +24,8 @@ class IdempotentOutcomeRecorded(LedgerEvent):
 
 
 class IdempotencyRecord(LedgerAggregate):
+    kind = "idempotency"
+
     def init_state(self) -> None:
         self.last: IdempotentOutcomeRecorded | None = None
 

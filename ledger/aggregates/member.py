@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from ledger.aggregates.base import LedgerAggregate
-from ledger.errors import Conflict, Invalid
+from ledger.errors import AlreadyDone, AlreadyExists, Invalid
 from ledger.events import LedgerEvent
 
 
@@ -55,6 +55,8 @@ class MemberForgotten(LedgerEvent):
 
 
 class Member(LedgerAggregate):
+    kind = "member"
+
     def init_state(self) -> None:
         self.member_id = ""
         self.display_name: str | None = None
@@ -74,7 +76,7 @@ class Member(LedgerAggregate):
         joined_at: datetime,
     ) -> None:
         if self.exists:
-            raise Conflict(f"member {member_id!r} already exists", field="member_id")
+            raise AlreadyExists(f"member {member_id!r} already exists", field="member_id")
         self.trigger(
             MemberJoined,
             member_id=member_id,
@@ -97,7 +99,7 @@ class Member(LedgerAggregate):
     def depart(self, effective_from: datetime) -> None:
         assert self.joined_at is not None
         if self.departed_at is not None:
-            raise Conflict("the member has already departed", field="effective_from")
+            raise AlreadyDone("the member has already departed", field="effective_from")
         if effective_from < self.joined_at:
             raise Invalid(
                 "a departure cannot take effect before the member joined", field="effective_from"
@@ -106,7 +108,7 @@ class Member(LedgerAggregate):
 
     def forget(self) -> None:
         if self.forgotten:
-            raise Conflict("the member is already forgotten")
+            raise AlreadyDone("the member is already forgotten")
         self.trigger(MemberForgotten, member_id=self.member_id)
 
     def team_at(self, moment: datetime) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from ledger.aggregates.base import LedgerAggregate
-from ledger.errors import Conflict
+from ledger.errors import AlreadyDone, AlreadyExists, NotOnTeam, OutsideWindow
 from ledger.events import LedgerEvent
 
 
@@ -34,6 +34,8 @@ class MissionArchived(LedgerEvent):
 
 
 class Mission(LedgerAggregate):
+    kind = "mission"
+
     def init_state(self) -> None:
         self.definition: MissionPublished | None = None
         self.archived = False
@@ -45,25 +47,33 @@ class Mission(LedgerAggregate):
 
     def publish(self, **definition: object) -> None:
         if self.exists:
-            raise Conflict(
+            raise AlreadyExists(
                 f"mission {definition['mission_id']!r} already exists", field="mission_id"
             )
         self.trigger(MissionPublished, **definition)
 
     def archive(self) -> None:
         if self.archived:
-            raise Conflict("the mission is already archived")
+            raise AlreadyDone("the mission is already archived")
         self.trigger(MissionArchived, mission_id=self.spec.mission_id)
 
-    def check_window(self, moment: datetime) -> None:
+    def admit(self, team: str | None, moment: datetime) -> MissionPublished:
+        """Check a completion against the mission (its teams, its window); its spec."""
+        self._check_team(team)
+        self._check_window(moment)
+        return self.spec
+
+    def _check_window(self, moment: datetime) -> None:
         spec = self.spec
         if (spec.starts_at and moment < spec.starts_at) or (
             spec.ends_at and moment >= spec.ends_at
         ):
-            raise Conflict("occurred_at lies outside the mission's window", field="occurred_at")
+            raise OutsideWindow(
+                "occurred_at lies outside the mission's window", field="occurred_at"
+            )
 
-    def check_team(self, team: str | None) -> None:
+    def _check_team(self, team: str | None) -> None:
         if self.spec.teams and team not in self.spec.teams:
-            raise Conflict(
+            raise NotOnTeam(
                 "the member is not in the mission's teams at occurred_at", field="member_id"
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from ledger.aggregates.base import LedgerAggregate
-from ledger.errors import Conflict
+from ledger.errors import PairLimitReached
 from ledger.events import LedgerEvent
 
 
@@ -18,12 +18,14 @@ class PairRecognitionCounted(LedgerEvent):
 
 
 class PairCounter(LedgerAggregate):
+    kind = "pair"
+
     def init_state(self) -> None:
         self.count = 0
 
     def count_one(self, recognition_id: uuid.UUID, limit: int) -> None:
         if self.count >= limit:
-            raise Conflict(
+            raise PairLimitReached(
                 f"at most {limit} recognitions per week from the same giver to the same recipient",
                 field="to_member",
             )

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from ledger.aggregates.base import LedgerAggregate
-from ledger.errors import Conflict, Invalid, NotFound
+from ledger.errors import AlreadyDone, AlreadyExists, Conflict, Invalid, NotFound, RetiredValue
 from ledger.events import LedgerEvent
 
 
@@ -74,20 +74,22 @@ def target_weights(goals: list[dict[str, Any]]) -> dict[str, float]:
 
 
 class Strategy(LedgerAggregate):
+    kind = "strategy"
+
     def init_state(self) -> None:
         self.values: dict[str, Value] = {}
         self.revisions: list[Revision] = []
 
     def define_value(self, key: str, name: str, description: str | None) -> None:
         if key in self.values:
-            raise Conflict(f"value {key!r} already exists", field="key")
+            raise AlreadyExists(f"value {key!r} already exists", field="key")
         self.trigger(ValueDefined, key=key, name=name, description=description)
 
     def retire_value(self, key: str) -> None:
         if key not in self.values:
             raise NotFound(f"no value {key!r}")
         if self.values[key].retired:
-            raise Conflict(f"value {key!r} is already retired", field="key")
+            raise AlreadyDone(f"value {key!r} is already retired", field="key")
         self.trigger(ValueRetired, key=key)
 
     def check_known(self, keys: list[str], field: str) -> None:
@@ -100,7 +102,7 @@ class Strategy(LedgerAggregate):
         """Retired values conflict with the current catalog (409)."""
         retired = [k for k in keys if self.values[k].retired]
         if retired:
-            raise Conflict(f"retired value(s): {', '.join(sorted(retired))}", field=field)
+            raise RetiredValue(f"retired value(s): {', '.join(sorted(retired))}", field=field)
 
     def revise(
         self, effective_from: datetime, goals: list[dict[str, Any]], note: str | None

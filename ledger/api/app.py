@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from ledger.api import commands, problems, queries
+from ledger.api.access import AccessLog
 from ledger.api.auth import FEED_ROLES, Authenticator, RateLimiter
 from ledger.clock import Clock
+from ledger.monitoring import projection_lag
 from ledger.projections.projection import Projection
 from ledger.service import Ledger
 
@@ -45,9 +47,12 @@ def create_app(
     rate_limit: float = 100.0,
     clock: Clock | None = None,
     snapshot: Callable[[], Path | None] | None = None,
+    auth_failure_rate: float = 1.0,
+    operator_rate: float = 2.0,
 ) -> FastAPI:
     clock = clock or ledger.clock
-    app = FastAPI(
+    # Swagger UI and ReDoc from the package's own assets: /docs works offline, no CDN.
+    app = FastAPIOffline(
         title="Behavior ledger",
         version="1.0",
         description="Missions, value tags, recognitions, campaigns and strategy "
@@ -74,46 +79,60 @@ def create_app(
         "Age of the oldest event not yet projected",
         registry=registry,
     )
+    head = Gauge(
+        "ledger_event_store_position",
+        "Last position recorded in the event store",
+        registry=registry,
+    )
 
-    auth = Authenticator(ledger, operator_token, RateLimiter(rate_limit))
+    auth = Authenticator(
+        ledger, operator_token, RateLimiter(rate_limit), auth_failure_rate, operator_rate
+    )
     problems.install(app)
     commands.install(app, ledger, auth, lambda c, o: outcomes.labels(c, o).inc(), RESPONSES)
     queries.install(app, projection, auth, clock, RESPONSES, ledger.store.max_position)
 
-    @app.middleware("http")
-    async def measure(request: Request, call_next: Any) -> Response:
-        started = time.perf_counter()
-        response: Response = await call_next(request)
-        route = request.scope.get("route")
-        name = getattr(route, "path", "unmatched")
-        requests.labels(request.method, name, str(response.status_code)).inc()
-        latency.labels(request.method, name).observe(time.perf_counter() - started)
-        return response
+    def observe(method: str, route: str, status: int, seconds: float) -> None:
+        requests.labels(method, route, str(status)).inc()
+        latency.labels(method, route).observe(seconds)
+
+    app.add_middleware(AccessLog, observe=observe)
 
     @app.post("/v1/projections/snapshot", tags=["operations"], responses=RESPONSES)
     def publish_snapshot(request: Request) -> dict[str, Any]:
-        """Publish the analysts' DuckDB snapshot now (admin, analyst)."""
+        """Publish the analysts' DuckDB snapshot now (admin, analyst).
+
+        Requests are serialized and an unchanged projection is not copied again; the
+        answer names the file (beside the projections), never a server path.
+        """
         auth.caller(request, FEED_ROLES)
         if snapshot is None:
             raise problems.Problem(409, "this process publishes no snapshot")
         path = snapshot()
         return {
-            "snapshot": str(path) if path else None,
-            "position": projection.source_position("store"),
+            "snapshot": path.name if path else None,
+            "position": projection.snapshot_position,
         }
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, Any]:
-        """Liveness: the process answers and its stores are reachable."""
-        return {"status": "ok", "position": ledger.store.max_position()}
+        """Liveness: the process answers and its event store is reachable.
+
+        No position: the platform-wide event count is the operator's (see /metrics).
+        """
+        ledger.store.max_position()
+        return {
+            "status": "ok",
+            "projections": "catching up" if projection.catching_up else "ready",
+        }
 
     @app.get("/metrics", tags=["operations"], response_class=Response)
     def metrics() -> Response:
-        """Prometheus text metrics, projection lag included."""
-        head = ledger.store.max_position()
-        applied = projection.source_position("store")
-        lag_events.set(max(0, head - applied))
-        lag_seconds.set(_lag_seconds(ledger, applied, clock) if head > applied else 0)
+        """Prometheus text metrics, projection lag included (events and seconds)."""
+        head.set(ledger.store.max_position())
+        events, seconds = projection_lag(ledger.store, projection.applied_position(), clock.now())
+        lag_events.set(events)
+        lag_seconds.set(seconds)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     def openapi() -> dict[str, Any]:
@@ -129,18 +148,3 @@ def create_app(
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
-
-
-def _lag_seconds(ledger: Ledger, applied: int, clock: Clock) -> float:
-    nxt = ledger.store.select(applied, 1)
-    if not nxt:
-        return 0.0
-    from ledger.envelope import envelope_of
-
-    envelope = envelope_of(nxt[0])
-    if envelope is None:
-        return 0.0
-    from datetime import datetime
-
-    recorded = datetime.fromisoformat(envelope["recorded_at"].replace("Z", "+00:00"))
-    return max(0.0, (clock.now() - recorded).total_seconds())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 import threading
 import time
 
@@ -17,53 +18,102 @@ READ_ROLES = ("admin", "manager", "service", "analyst")
 FEED_ROLES = ("admin", "analyst")
 
 
+# Keys and tokens are URL-safe ASCII; anything else cannot be one (and is not looked up).
+TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9._~+/=-]{1,512}$")
+
+
 def bearer(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    token = token.strip()
+    if scheme.lower() != "bearer" or not TOKEN_SHAPE.match(token):
+        return None
+    return token
 
 
 class RateLimiter:
-    """Token bucket per API key: `rate` requests per second, bursts up to `rate`."""
+    """Token buckets: `rate` per second per key, bursts up to `burst` (default `rate`)."""
 
-    def __init__(self, rate: float) -> None:
+    MAX_KEYS = 50_000  # beyond this, idle (full) buckets are dropped: memory stays bounded
+
+    def __init__(self, rate: float, burst: float | None = None, what: str = "API key") -> None:
         self.rate = rate
+        self.burst = burst if burst is not None else rate
+        self.what = what
         self.buckets: dict[str, tuple[float, float]] = {}
         self.lock = threading.Lock()
 
-    def check(self, key: str) -> None:
+    def check(self, key: str, spend: bool = True) -> None:
+        """Spend a token (or, with spend=False, only look); 429 when there is none."""
         if self.rate <= 0:
             return
         now = time.monotonic()
         with self.lock:
-            tokens, last = self.buckets.get(key, (self.rate, now))
-            tokens = min(self.rate, tokens + (now - last) * self.rate)
+            tokens, last = self.buckets.get(key, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
             if tokens < 1:
                 retry = max(1, int((1 - tokens) / self.rate + 0.999))
                 self.buckets[key] = (tokens, now)
                 raise Problem(
-                    429, "rate limit exceeded for this API key", {"Retry-After": str(retry)}
+                    429, f"rate limit exceeded for this {self.what}", {"Retry-After": str(retry)}
                 )
-            self.buckets[key] = (tokens - 1, now)
+            self.buckets[key] = (tokens - 1 if spend else tokens, now)
+            if len(self.buckets) > self.MAX_KEYS:
+                self._prune(now)
+
+    def _prune(self, now: float) -> None:
+        full = [
+            k for k, (t, last) in self.buckets.items() if t + (now - last) * self.rate >= self.burst
+        ]
+        for key in full:
+            del self.buckets[key]
+
+
+def client_of(request: Request) -> str:
+    """The peer address (behind a proxy, run uvicorn with --proxy-headers)."""
+    return request.client.host if request.client else "unknown"
 
 
 class Authenticator:
-    def __init__(self, ledger: Ledger, operator_token: str, limiter: RateLimiter) -> None:
+    """Bearer keys and the operator token; failures and operator calls throttled per client."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        operator_token: str,
+        limiter: RateLimiter,
+        failure_rate: float = 1.0,
+        operator_rate: float = 2.0,
+    ) -> None:
         self.ledger = ledger
         self.operator_token = operator_token
         self.limiter = limiter
+        # Guessing keys or the token costs the guesser time: 10 tries, then `failure_rate`/s.
+        self.failures = RateLimiter(failure_rate, 10 * failure_rate, "client's failed sign-ins")
+        self.operators = RateLimiter(operator_rate, 10 * operator_rate, "client")
 
     def caller(self, request: Request, roles: tuple[str, ...] = READ_ROLES) -> Caller:
+        client = client_of(request)
+        self.failures.check(client, spend=False)
         token = bearer(request)
-        caller = self.ledger.authenticate(token)
+        try:
+            caller = self.ledger.authenticate(token)
+        except Unauthenticated:
+            self.failures.check(client)
+            raise
         assert token is not None
+        request.state.tenant_id = caller.tenant_id  # for the access log line
         self.limiter.check(token)
         if caller.role not in roles:
             raise Forbidden(f"role {caller.role!r} may not do this")
         return caller
 
     def operator(self, request: Request) -> Caller:
+        client = client_of(request)
+        self.operators.check(client)
+        self.failures.check(client, spend=False)
         token = bearer(request)
-        if not token or not hmac.compare_digest(token, self.operator_token):
+        if not token or not hmac.compare_digest(token.encode(), self.operator_token.encode()):
+            self.failures.check(client)
             raise Unauthenticated("the operator token is required")
         return Caller("", "operator", "operator")

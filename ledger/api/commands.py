@@ -9,6 +9,7 @@ the body; its schema is still published in OpenAPI from the command model.
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,22 +22,25 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from ledger import ids
+from ledger.aggregates.award import Award
 from ledger.aggregates.campaign import Campaign
 from ledger.aggregates.completion import Completion
 from ledger.aggregates.mission import Mission
 from ledger.api.auth import Authenticator
 from ledger.api.problems import Problem, validation_errors
 from ledger.commands.adjustments import AdjustPoints
-from ledger.commands.base import HANDLERS, Command
+from ledger.commands.base import Command
 from ledger.commands.campaigns import DeclareWinners, LaunchCampaign
 from ledger.commands.completions import CompleteMission, VerifyCompletion
+from ledger.commands.handlers import HANDLERS
 from ledger.commands.members import AddMember, ForgetMember, MoveMember, RecordDeparture
 from ledger.commands.missions import ArchiveMission, PublishMission
 from ledger.commands.recognitions import GiveRecognition
+from ledger.commands.reversals import ReverseAward
 from ledger.commands.strategy import DefineValue, RetireValue, ReviseStrategy
 from ledger.commands.tenancy import ChangeSettings, CreateTenant, IssueApiKey
 from ledger.errors import Invalid, NotFound
-from ledger.service import Ledger, response_body, status_of
+from ledger.service import Ledger, Outcome
 
 MAX_BODY = 64 * 1024
 PathCheck = Callable[[Ledger, str, dict[str, str]], bool]
@@ -62,6 +66,15 @@ def _campaign(ledger: Ledger, tenant: str, path: dict[str, str]) -> bool:
         ledger.store.load(Campaign, ids.aggregate_id(tenant, "campaign", path["campaign_id"]))
         is not None
     )
+
+
+def _award(ledger: Ledger, tenant: str, path: dict[str, str]) -> bool:
+    try:
+        award_id = uuid.UUID(path["award_id"])
+    except ValueError:
+        return False
+    award = ledger.store.load(Award, award_id)
+    return award is not None and award.granted and award.tenant_id == tenant
 
 
 def _completion(ledger: Ledger, tenant: str, path: dict[str, str]) -> bool:
@@ -136,6 +149,13 @@ ROUTES = [
         _campaign,
     ),
     Route("POST", "/v1/points/adjustments", AdjustPoints, "Adjust a member's points"),
+    Route(
+        "POST",
+        "/v1/awards/{award_id}/reversal",
+        ReverseAward,
+        "Reverse an award (it then counts nowhere; the audit keeps both)",
+        _award,
+    ),
 ]
 
 
@@ -181,21 +201,47 @@ def build_command(route: Route, path: dict[str, str], body: dict[str, Any]) -> C
         ) from error
 
 
+# Headers stored with every event of a command: bounded, printable ASCII, no markup.
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:/-]{1,128}$")
+
+
+def header(request: Request, name: str, shape: re.Pattern[str]) -> str | None:
+    value = request.headers.get(name)
+    if value is not None and not shape.match(value):
+        raise Invalid(f"{name} must match {shape.pattern}", field=name)
+    return value
+
+
+REPLAYED = {"Idempotent-Replayed": "true"}
+
+
+def answer(outcome: Outcome) -> JSONResponse:
+    return JSONResponse(
+        outcome.response,
+        status_code=201 if outcome.created else 200,
+        headers=REPLAYED if outcome.replayed else None,
+    )
+
+
 def endpoint(
     route: Route, ledger: Ledger, auth: Authenticator, record: Callable[[str, str], None]
 ) -> Callable[..., Any]:
     roles = HANDLERS[route.command].roles
 
     async def run(request: Request) -> JSONResponse:
-        caller = auth.caller(request, roles)
+        # Anything that may read the store runs off the event loop: a store that is slow
+        # or gone must hold up this request only, never the whole server.
+        caller = await run_in_threadpool(auth.caller, request, roles)
         body = await read_json_object(request)
         path = dict(request.path_params)
-        if route.path_check and not route.path_check(ledger, caller.tenant_id, path):
+        if route.path_check and not await run_in_threadpool(
+            route.path_check, ledger, caller.tenant_id, path
+        ):
             raise NotFound(f"nothing at {request.url.path}")
         command = build_command(route, path, body)
-        key = request.headers.get("idempotency-key")
-        if key is not None and not 1 <= len(key) <= 200:
-            raise Invalid("Idempotency-Key must be 1 to 200 characters")
+        key = header(request, "Idempotency-Key", IDEMPOTENCY_KEY)
+        correlation_id = header(request, "X-Correlation-Id", CORRELATION_ID)
         try:
             result = await run_in_threadpool(
                 ledger.execute,
@@ -203,13 +249,13 @@ def endpoint(
                 caller,
                 idempotency_key=key,
                 fingerprint=fingerprint(request.method, request.url.path, body),
-                correlation_id=request.headers.get("x-correlation-id"),
+                correlation_id=correlation_id,
             )
         except Exception:
             record(route.command.__name__, "refused")
             raise
         record(route.command.__name__, "accepted")
-        return JSONResponse(response_body(result), status_code=status_of(result))
+        return answer(result)
 
     return run
 
@@ -244,8 +290,7 @@ def install(
         caller = auth.operator(request)
         body = await read_json_object(request)
         command = build_command(Route("POST", "/v1/tenants", CreateTenant, ""), {}, body)
-        result = await run_in_threadpool(ledger.execute, command, caller)
-        return JSONResponse(response_body(result), status_code=201)
+        return answer(await run_in_threadpool(ledger.execute, command, caller))
 
     app.add_api_route(
         "/v1/tenants",

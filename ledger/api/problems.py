@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from typing import Any
 
+import psycopg
+from eventsourcing import persistence
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ledger.errors import LedgerError
+from ledger.errors import Conflict, Forbidden, Invalid, LedgerError, NotFound, Unauthenticated
+from ledger.projections.database import ProjectionUnavailable
+
+log = logging.getLogger("ledger.api")
 
 PROBLEM_TYPE = "https://behavior-ledger.example/problems/"
 TITLES = {
@@ -26,6 +33,27 @@ TITLES = {
     500: "Internal error",
     503: "Unavailable",
 }
+
+
+# "The event store is unavailable": the database went away, cannot be reached, or is
+# too busy to answer in time. PEP 249 calls these OperationalError / InterfaceError:
+# eventsourcing wraps the drivers' errors in its own classes after its retries are
+# spent; the personal-data key store uses psycopg and sqlite3 directly. psycopg_pool's
+# PoolTimeout, TooManyRequests and PoolClosed are psycopg.OperationalError subclasses,
+# and so are a PostgreSQL lock timeout and a server shutting down. For SQLite this is
+# "database is locked" (and a full or unreadable disk). Integrity, programming and
+# data errors are not here: they are bugs, and stay 500.
+STORE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    persistence.OperationalError,
+    persistence.InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    sqlite3.OperationalError,
+)
+# Seconds a client should wait before retrying: a restarted PostgreSQL is usually back
+# within seconds, and the connection pools reconnect on their own.
+RETRY_AFTER_SECONDS = 5
+UNAVAILABLE_DETAIL = "the event store is unavailable; retry later"
 
 
 class Problem(Exception):
@@ -56,8 +84,29 @@ def problem(
     )
 
 
+# The one table from a kind of refusal to its HTTP status; domain-named refusals
+# (AllowanceExceeded, SlotTaken, ...) are answered with the status of their kind.
+STATUS_OF: dict[type[LedgerError], int] = {
+    Unauthenticated: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Invalid: 422,
+    Conflict: 409,
+}
+
+
+def status_of(error: LedgerError) -> int:
+    for kind in type(error).__mro__:
+        if kind in STATUS_OF:
+            return STATUS_OF[kind]
+    return 400
+
+
 def refusal_response(error: LedgerError) -> JSONResponse:
-    return problem(error.status, error.detail, code=error.code, errors=error.errors)
+    replayed = {"Idempotent-Replayed": "true"} if error.replayed else None
+    return problem(
+        status_of(error), error.detail, code=error.code, errors=error.errors, headers=replayed
+    )
 
 
 def validation_errors(errors: Any) -> list[dict[str, Any]]:
@@ -78,6 +127,16 @@ def install(app: FastAPI) -> None:
     async def _problem(_: Request, error: Problem) -> JSONResponse:
         return problem(error.status, error.detail, headers=error.headers)
 
+    @app.exception_handler(ProjectionUnavailable)
+    async def _projection_unavailable(_: Request, error: ProjectionUnavailable) -> JSONResponse:
+        # The projector is retrying; commands are still accepted meanwhile.
+        return problem(
+            503,
+            f"{error}; commands are still accepted",
+            code="projections-unavailable",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
         return problem(
@@ -92,6 +151,24 @@ def install(app: FastAPI) -> None:
         return problem(
             error.status_code, str(error.detail), headers=getattr(error, "headers", None)
         )
+
+    async def _store_unavailable(_: Request, error: Exception) -> JSONResponse:
+        # One line for the operator; the client gets neither the driver's text (host,
+        # port, paths) nor a stack trace. The cause is the driver error when wrapped.
+        cause = error.__cause__ or error
+        text = " ".join(str(cause).split())[:300]
+        log.warning("event store unavailable: %s: %s", type(cause).__name__, text)
+        return problem(
+            503,
+            UNAVAILABLE_DETAIL,
+            code="store-unavailable",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+
+    # Starlette picks a handler by the exception's class hierarchy, so subclasses
+    # (PoolTimeout, ConnectionUnavailableError, ...) land here too.
+    for cls in STORE_UNAVAILABLE:
+        app.add_exception_handler(cls, _store_unavailable)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, error: Exception) -> JSONResponse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
@@ -36,6 +37,13 @@ def _iso_instant(value: object) -> object:
     return value
 
 
+def _aware(value: datetime) -> datetime:
+    # As for commands: an instant without an offset means different moments to different readers.
+    if value.tzinfo is None:
+        raise ValueError("the timestamp needs an offset (Z or +hh:mm)")
+    return value
+
+
 def _year(value: date) -> date:
     if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
         raise ValueError(f"the year must be between {EARLIEST_YEAR} and {LATEST_YEAR}")
@@ -43,7 +51,9 @@ def _year(value: date) -> date:
 
 
 Day = Annotated[date, BeforeValidator(_iso_date), AfterValidator(_year)]
-Instant = Annotated[datetime, BeforeValidator(_iso_instant), AfterValidator(_year)]
+Instant = Annotated[
+    datetime, BeforeValidator(_iso_instant), AfterValidator(_aware), AfterValidator(_year)
+]
 MinPosition = Annotated[
     int | None,
     Query(
@@ -80,9 +90,16 @@ def install(
         **kwargs: Any,
     ) -> Any:
         """Authenticate, wait for `min_position` if asked, then run the query off the loop."""
-        caller = auth.caller(request, roles)
+        caller = await run_in_threadpool(auth.caller, request, roles)
+        if projection.catching_up:
+            # The file was started afresh (see Projection): an answer now would be wrong.
+            raise Problem(
+                503,
+                "the projections are being rebuilt; commands are still accepted",
+                {"Retry-After": "5"},
+            )
         if min_position is not None:
-            if min_position > head():
+            if min_position > await run_in_threadpool(head):
                 raise Invalid(
                     f"position {min_position} has not been recorded", field="min_position"
                 )
@@ -94,9 +111,7 @@ def install(
                     f"the projections have not reached position {min_position} yet",
                     {"Retry-After": "1"},
                 )
-        return await run_in_threadpool(
-            query, projection.reader(), caller.tenant_id, *args, **kwargs
-        )
+        return await run_in_threadpool(projection.run, query, caller.tenant_id, *args, **kwargs)
 
     def moment(as_of: datetime | None) -> datetime | None:
         return as_utc(as_of) if as_of else None
@@ -114,6 +129,8 @@ def install(
         min_position: MinPosition = None,
     ) -> dict[str, Any]:
         """Ranked members for a period and a scope (tenant, team or value)."""
+        if period == "campaign" and campaign_id is None:
+            raise Invalid("period=campaign needs campaign_id", field="campaign_id")
         return await answer(
             request,
             min_position,
@@ -178,7 +195,29 @@ def install(
     ) -> dict[str, Any]:
         """A member's balance and every award behind it, with provenance (404 if unknown)."""
         return await answer(
-            request, min_position, queries.member_points, member_id, as_of=moment(as_of)
+            request,
+            min_position,
+            queries.member_points,
+            member_id,
+            as_of=moment(as_of),
+            decrypt=projection.decrypt,
+        )
+
+    @app.get("/v1/awards/{award_id}", tags=["queries"], responses=responses)
+    async def award(
+        request: Request,
+        award_id: uuid.UUID,
+        as_of: AsOf = None,
+        min_position: MinPosition = None,
+    ) -> dict[str, Any]:
+        """One award with its whole chain: behavior, rule, approval, command, reversal."""
+        return await answer(
+            request,
+            min_position,
+            queries.award,
+            str(award_id),
+            as_of=moment(as_of),
+            decrypt=projection.decrypt,
         )
 
     @app.get("/v1/events", tags=["queries"], responses=responses)

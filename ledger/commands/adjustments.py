@@ -3,28 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Annotated
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import Field, field_validator
 
 from ledger.aggregates.adjustment import Adjustment
 from ledger.commands.base import (
-    MANAGERS,
     Command,
     Decision,
-    Invocation,
     MemberId,
     Moment,
+    Reason,
     check_occurred_at,
-    handles,
 )
-from ledger.commands.completions import grant_award
-
-if TYPE_CHECKING:
-    from ledger.service import Ledger
-
-Reason = Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
-RULE_NAME, RULE_VERSION = "manual-adjustment", 1
+from ledger.commands.context import Context
+from ledger.commands.provenance import MANUAL_ADJUSTMENT, grant_award, rule
 
 
 class AdjustPoints(Command):
@@ -41,18 +33,20 @@ class AdjustPoints(Command):
         return points
 
 
-@handles(AdjustPoints, roles=MANAGERS)
-def adjust_points(ledger: Ledger, cmd: AdjustPoints, inv: Invocation) -> Decision:
-    tenant = ledger.tenant(inv.tenant_id)
-    ledger.member_in_body(inv.tenant_id, cmd.member_id, "member_id")
+def adjust_points(cmd: AdjustPoints, ctx: Context) -> Decision:
+    inv = ctx.invocation
+    tenant = ctx.tenant()
+    ctx.member_in_body(cmd.member_id, "member_id")
     occurred_at = check_occurred_at(cmd.occurred_at, tenant.settings, inv.received_at)
     adjustment_id = uuid.uuid4()
+    # The reason is free text about the member: encrypted with their key, shredded with it.
+    reason = ctx.encrypt(cmd.member_id, cmd.reason)
     adjustment = Adjustment(adjustment_id, inv.tenant_id)
     adjusted = adjustment.adjust(
         adjustment_id=adjustment_id,
         member_id=cmd.member_id,
         points=cmd.points,
-        reason=cmd.reason,
+        reason=reason,
         occurred_at=occurred_at,
     )
     award = grant_award(
@@ -63,12 +57,9 @@ def adjust_points(ledger: Ledger, cmd: AdjustPoints, inv: Invocation) -> Decisio
         kind="adjustment",
         occurred_at=occurred_at,
         values=[],
-        source={"type": "adjustment", "id": str(adjustment_id)},
-        rule={
-            "name": RULE_NAME,
-            "version": RULE_VERSION,
-            "inputs": {"points": cmd.points, "reason": cmd.reason},
-        },
+        source_type="adjustment",
+        source_id=str(adjustment_id),
+        rule=rule(MANUAL_ADJUSTMENT, points=cmd.points, reason=reason),
     )
     return Decision(
         [adjustment, award], {"adjustment_id": str(adjustment_id), "points": cmd.points}

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    StringConstraints,
+)
 
 from ledger.aggregates.base import LedgerAggregate
 from ledger.aggregates.tenant import TenantSettings
 from ledger.clock import as_utc
 from ledger.errors import Invalid
-
-if TYPE_CHECKING:
-    from ledger.service import Ledger
 
 KEY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,39}$"
 MEMBER_ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
@@ -25,7 +30,63 @@ ValueKey = Annotated[str, StringConstraints(pattern=KEY_PATTERN)]
 TeamKey = Annotated[str, StringConstraints(pattern=KEY_PATTERN)]
 MemberId = Annotated[str, StringConstraints(pattern=MEMBER_ID_PATTERN)]
 EntityId = Annotated[str, StringConstraints(pattern=MEMBER_ID_PATTERN)]
-Title = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+# Characters no name, label or note may hold: C0/C1 controls (ANSI escapes, NUL), and
+# invisible or bidirectional-override characters that make a text read unlike its bytes.
+_INVISIBLE = "\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff"
+_ONE_LINE_CLASS = f"\x00-\x1f\x7f-\x9f{_INVISIBLE}"
+_LINES_CLASS = f"\x00-\x08\x0b-\x1f\x7f-\x9f{_INVISIBLE}"  # \t and \n allowed
+SINGLE_LINE_FORBIDDEN = re.compile(f"[{_ONE_LINE_CLASS}]")
+MULTI_LINE_FORBIDDEN = re.compile(f"[{_LINES_CLASS}]")
+# The same policy as JSON Schema patterns, so the OpenAPI document tells clients.
+ONE_LINE_TEXT = f"^[^{_ONE_LINE_CLASS}]*$"
+LINES_TEXT = f"^[^{_LINES_CLASS}]*$"
+
+
+def _plain(max_length: int, forbidden: re.Pattern[str]) -> Callable[[object], object]:
+    def check(value: object) -> object:
+        if isinstance(value, str):
+            if len(value) > max_length:
+                raise ValueError(f"at most {max_length} characters")
+            if forbidden.search(value):
+                raise ValueError("control, invisible or bidirectional-override characters")
+            return value.strip()
+        return value
+
+    return check
+
+
+_ONE_LINE = SINGLE_LINE_FORBIDDEN
+_LINES = MULTI_LINE_FORBIDDEN
+# The before-validator runs first: raw length and characters, then stripping; the
+# constraints (listed first so they reach the JSON Schema) check the stripped text.
+Title = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=200, pattern=ONE_LINE_TEXT),
+    BeforeValidator(_plain(200, _ONE_LINE)),
+]
+Label = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=100, pattern=ONE_LINE_TEXT),
+    BeforeValidator(_plain(100, _ONE_LINE)),
+]
+Note = Annotated[
+    str, StringConstraints(max_length=500, pattern=LINES_TEXT), BeforeValidator(_plain(500, _LINES))
+]
+Reason = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=500, pattern=LINES_TEXT),
+    BeforeValidator(_plain(500, _LINES)),
+]
+Description = Annotated[
+    str,
+    StringConstraints(max_length=1000, pattern=LINES_TEXT),
+    BeforeValidator(_plain(1000, _LINES)),
+]
+Email = Annotated[
+    str,
+    StringConstraints(max_length=254, pattern=r"^[^@\s]{1,64}@[^@\s]{1,189}$"),
+    BeforeValidator(_plain(254, _ONE_LINE)),
+]
 EARLIEST_YEAR, LATEST_YEAR = 1970, 2999
 
 
@@ -53,6 +114,8 @@ class Command(BaseModel):
 
     # 201 for commands that create something, 200 for those that change it.
     accepted_status: ClassVar[int] = 201
+    # Response fields shown once and never stored (an idempotent replay answers null).
+    secret_fields: ClassVar[tuple[str, ...]] = ()
 
 
 @dataclass(frozen=True)
@@ -96,25 +159,12 @@ class Decision:
     result: dict[str, Any] = field(default_factory=dict)
 
 
-C = TypeVar("C", bound=Command)
-Handler = Callable[["Ledger", Any, Invocation], Decision]
-
-
 @dataclass(frozen=True)
 class Registration:
-    handler: Handler
+    """A command's handler, `handle(cmd, ctx) -> Decision`, and the roles that may send it."""
+
+    handler: Callable[[Any, Any], Decision]
     roles: tuple[str, ...]
-
-
-HANDLERS: dict[type[Command], Registration] = {}
-
-
-def handles(command: type[C], roles: tuple[str, ...]) -> Callable[[Handler], Handler]:
-    def register(handler: Handler) -> Handler:
-        HANDLERS[command] = Registration(handler, roles)
-        return handler
-
-    return register
 
 
 def check_occurred_at(moment: datetime | None, settings: TenantSettings, now: datetime) -> datetime:

@@ -2,32 +2,23 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from pydantic import Field, model_validator
 
-from pydantic import Field, StringConstraints, model_validator
-
-from ledger import ids
 from ledger.aggregates.campaign import Campaign
 from ledger.clock import as_utc
 from ledger.commands.base import (
-    ADMIN,
     Command,
     Decision,
     EntityId,
-    Invocation,
     Moment,
+    Note,
     Title,
     ValueKey,
-    handles,
 )
+from ledger.commands.context import Context
 from ledger.errors import NotFound
-from ledger.history import award_facts
-from ledger.ranking import rank_scores
 
-if TYPE_CHECKING:
-    from ledger.service import Ledger
-
-Reward = Annotated[str, StringConstraints(max_length=500)]
+Reward = Note
 
 
 class LaunchCampaign(Command):
@@ -53,14 +44,11 @@ class DeclareWinners(Command):
     campaign_id: EntityId
 
 
-@handles(LaunchCampaign, roles=ADMIN)
-def launch_campaign(ledger: Ledger, cmd: LaunchCampaign, inv: Invocation) -> Decision:
-    tenant = ledger.tenant(inv.tenant_id)
-    strategy = ledger.strategy(inv.tenant_id)
+def launch_campaign(cmd: LaunchCampaign, ctx: Context) -> Decision:
+    tenant = ctx.tenant()
+    strategy = ctx.strategy()
     strategy.check_known(cmd.values, "values")
-    campaign = ledger.store.load_or_blank(
-        Campaign, ids.aggregate_id(inv.tenant_id, "campaign", cmd.campaign_id), inv.tenant_id
-    )
+    campaign = ctx.load_or_blank(Campaign, cmd.campaign_id)
     strategy.check_active(cmd.values, "values")
     definition = cmd.model_dump()
     definition["starts_at"], definition["ends_at"] = as_utc(cmd.starts_at), as_utc(cmd.ends_at)
@@ -69,29 +57,12 @@ def launch_campaign(ledger: Ledger, cmd: LaunchCampaign, inv: Invocation) -> Dec
     return Decision([campaign, tenant], {"campaign_id": cmd.campaign_id})
 
 
-@handles(DeclareWinners, roles=ADMIN)
-def declare_winners(ledger: Ledger, cmd: DeclareWinners, inv: Invocation) -> Decision:
-    campaign = ledger.store.load(
-        Campaign, ids.aggregate_id(inv.tenant_id, "campaign", cmd.campaign_id)
-    )
+def declare_winners(cmd: DeclareWinners, ctx: Context) -> Decision:
+    inv = ctx.invocation
+    campaign = ctx.load(Campaign, cmd.campaign_id)
     if campaign is None:
         raise NotFound(f"no campaign {cmd.campaign_id!r}")
-    campaign.check_can_declare(inv.received_at)
-    spec = campaign.spec
-    through = ledger.store.max_position()
-    scores: dict[str, int] = {}
     # From the event store itself, never from a lagging projection.
-    for award in award_facts(ledger.store, inv.tenant_id, through):
-        if (
-            award["kind"] != "adjustment"
-            and spec.starts_at <= award["occurred_at"] < spec.ends_at
-            and set(award["values"]) & set(spec.values)
-        ):
-            scores[award["member_id"]] = scores.get(award["member_id"], 0) + award["points"]
-    winners: list[dict[str, Any]] = [
-        {"member_id": member_id, "rank": rank, "points": points}
-        for rank, member_id, points in rank_scores(scores)
-        if rank <= spec.winners
-    ]
-    campaign.declare(winners, through)
+    through, awards = ctx.award_history()
+    winners = campaign.declare(inv.received_at, awards, through)
     return Decision([campaign], {"campaign_id": cmd.campaign_id, "winners": winners})

@@ -4,36 +4,28 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from decimal import Decimal
+from typing import Any, Literal
 
-from pydantic import StringConstraints
-
-from ledger import ids
 from ledger.aggregates.award import Award
 from ledger.aggregates.campaign import Campaign
 from ledger.aggregates.completion import Completion, CompletionRecorded, CompletionSlot
 from ledger.aggregates.mission import Mission
 from ledger.aggregates.tenant import Tenant
 from ledger.commands.base import (
-    MANAGERS,
-    SERVICES,
     Command,
     Decision,
     EntityId,
     Invocation,
     MemberId,
     Moment,
+    Note,
     check_occurred_at,
-    handles,
 )
-from ledger.errors import Conflict, NotFound
+from ledger.commands.context import Context
+from ledger.commands.provenance import MISSION_COMPLETION, grant_award, rule
+from ledger.errors import AlreadyDone, NotActive, NotFound
 from ledger.periods import cadence_period, round_half_up
-
-if TYPE_CHECKING:
-    from ledger.service import Ledger
-
-Note = Annotated[str, StringConstraints(max_length=500)]
-RULE_NAME, RULE_VERSION = "mission-completion", 1
 
 
 class CompleteMission(Command):
@@ -51,27 +43,18 @@ class VerifyCompletion(Command):
 
 
 def campaign_multiplier(
-    ledger: Ledger, tenant: Tenant, values: list[str], moment: datetime
+    ctx: Context, tenant: Tenant, values: list[str], moment: datetime
 ) -> tuple[float, str | None]:
     """Largest multiplier of campaigns active at `moment` sharing a value; 1 if none."""
     best: tuple[float, str | None] = (1.0, None)
     for campaign_id in tenant.campaign_ids:
-        campaign = ledger.store.load(
-            Campaign, ids.aggregate_id(tenant.tenant_id, "campaign", campaign_id)
-        )
+        campaign = ctx.load(Campaign, campaign_id)
         if campaign is None or not campaign.is_active_at(moment):
             continue
         spec = campaign.spec
         if set(spec.values) & set(values) and spec.multiplier > best[0]:
             best = (spec.multiplier, spec.campaign_id)
     return best
-
-
-def grant_award(inv: Invocation, cause_event_id: uuid.UUID, **facts: Any) -> Award:
-    """An award with full provenance; its id follows from its cause, so it exists once."""
-    award = Award(ids.derived_id(cause_event_id, "award"), inv.tenant_id)
-    award.grant(cause_event_id=str(cause_event_id), command=inv.provenance(), **facts)
-    return award
 
 
 def completion_award(
@@ -85,37 +68,33 @@ def completion_award(
         kind="completion",
         occurred_at=recorded.occurred_at,
         values=recorded.values,
-        source={"type": "completion", "id": str(recorded.completion_id)},
+        source_type="completion",
+        source_id=str(recorded.completion_id),
         rule=recorded.rule,
     )
 
 
-@handles(CompleteMission, roles=SERVICES)
-def complete_mission(ledger: Ledger, cmd: CompleteMission, inv: Invocation) -> Decision:
-    tenant = ledger.tenant(inv.tenant_id)
-    mission = ledger.store.load(Mission, ids.aggregate_id(inv.tenant_id, "mission", cmd.mission_id))
+def complete_mission(cmd: CompleteMission, ctx: Context) -> Decision:
+    inv = ctx.invocation
+    tenant = ctx.tenant()
+    mission = ctx.load(Mission, cmd.mission_id)
     if mission is None:
         raise NotFound(f"no mission {cmd.mission_id!r}")
-    member = ledger.member_in_body(inv.tenant_id, cmd.member_id, "member_id")
+    member = ctx.member_in_body(cmd.member_id, "member_id")
     occurred_at = check_occurred_at(cmd.occurred_at, tenant.settings, inv.received_at)
     if mission.archived:
-        raise Conflict("the mission is archived", field="mission_id")
+        raise AlreadyDone("the mission is archived", field="mission_id")
     if not member.is_active_at(occurred_at):
-        raise Conflict("the member is not active at occurred_at", field="member_id")
-    mission.check_team(member.team_at(occurred_at))
-    mission.check_window(occurred_at)
-    spec = mission.spec
+        raise NotActive("the member is not active at occurred_at", field="member_id")
+    spec = mission.admit(member.team_at(occurred_at), occurred_at)
     period = cadence_period(spec.cadence, occurred_at, tenant.settings.timezone)
-    slot = ledger.store.load_or_blank(
-        CompletionSlot,
-        ids.aggregate_id(inv.tenant_id, "slot", cmd.mission_id, cmd.member_id, period),
-        inv.tenant_id,
-    )
+    slot = ctx.load_or_blank(CompletionSlot, cmd.mission_id, cmd.member_id, period)
     completion_id = uuid.uuid4()
     slot.claim(completion_id)
 
-    multiplier, campaign_id = campaign_multiplier(ledger, tenant, spec.values, occurred_at)
-    points = int(round_half_up(spec.points * multiplier))
+    multiplier, campaign_id = campaign_multiplier(ctx, tenant, spec.values, occurred_at)
+    # In decimals: 50 * 1.13 is 56.5 by the rule, 56.49999999999999 in floats.
+    points = int(round_half_up(Decimal(spec.points) * Decimal(str(multiplier))))
     status = "pending" if spec.requires_verification else "counted"
     completion = Completion(completion_id, inv.tenant_id)
     recorded = completion.record(
@@ -126,18 +105,15 @@ def complete_mission(ledger: Ledger, cmd: CompleteMission, inv: Invocation) -> D
         occurred_at=occurred_at,
         status=status,
         points=points,
-        rule={
-            "name": RULE_NAME,
-            "version": RULE_VERSION,
-            "inputs": {
-                "mission_points": spec.points,
-                "multiplier": multiplier,
-                "campaign_id": campaign_id,
-                "period": period,
-            },
-        },
+        rule=rule(
+            MISSION_COMPLETION,
+            mission_points=spec.points,
+            multiplier=multiplier,
+            campaign_id=campaign_id,
+            period=period,
+        ).model_dump(),
         slot_id=slot.id,
-        note=cmd.note,
+        note=ctx.encrypt(cmd.member_id, cmd.note),
     )
     aggregates: list[Any] = [slot, completion]
     if status == "counted":
@@ -147,21 +123,26 @@ def complete_mission(ledger: Ledger, cmd: CompleteMission, inv: Invocation) -> D
     )
 
 
-@handles(VerifyCompletion, roles=MANAGERS)
-def verify_completion(ledger: Ledger, cmd: VerifyCompletion, inv: Invocation) -> Decision:
-    completion = ledger.store.load(Completion, cmd.completion_id)
+def verify_completion(cmd: VerifyCompletion, ctx: Context) -> Decision:
+    inv = ctx.invocation
+    completion = ctx.load_by_id(Completion, cmd.completion_id)
     if completion is None or completion.tenant_id != inv.tenant_id:
         raise NotFound(f"no completion {cmd.completion_id}")
     facts = completion.facts
+    ctx.member_in_body(facts.member_id, "completion_id")
+    # A reason is free text about the member: it travels encrypted with their key.
+    reason = ctx.encrypt(facts.member_id, cmd.reason)
     if cmd.decision == "approve":
-        approved = completion.approve(inv.caller.key_label, cmd.reason)
+        approved = completion.approve(inv.caller.key_label, reason)
         award = completion_award(inv, facts, approved.event_id)
         return Decision(
             [completion, award],
             {"completion_id": str(cmd.completion_id), "status": "counted", "points": facts.points},
         )
-    completion.reject(inv.caller.key_label, cmd.reason)
-    slot = ledger.store.load_or_blank(CompletionSlot, facts.slot_id, inv.tenant_id)
+    completion.reject(inv.caller.key_label, reason)
+    slot = ctx.load_by_id(CompletionSlot, facts.slot_id) or CompletionSlot(
+        facts.slot_id, inv.tenant_id
+    )
     slot.release(cmd.completion_id)
     return Decision(
         [completion, slot],

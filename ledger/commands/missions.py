@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import Field, model_validator
 
-from ledger import ids
 from ledger.aggregates.mission import Mission
 from ledger.clock import as_utc
 from ledger.commands.base import (
-    ADMIN,
     Command,
     Decision,
     EntityId,
-    Invocation,
     Moment,
     TeamKey,
     Title,
     ValueKey,
-    handles,
 )
+from ledger.commands.context import Context
 from ledger.errors import NotFound
-
-if TYPE_CHECKING:
-    from ledger.service import Ledger
 
 
 class PublishMission(Command):
@@ -52,13 +46,10 @@ class ArchiveMission(Command):
     mission_id: EntityId
 
 
-@handles(PublishMission, roles=ADMIN)
-def publish_mission(ledger: Ledger, cmd: PublishMission, inv: Invocation) -> Decision:
-    strategy = ledger.strategy(inv.tenant_id)
+def publish_mission(cmd: PublishMission, ctx: Context) -> Decision:
+    strategy = ctx.strategy()
     strategy.check_known(cmd.values, "values")
-    mission = ledger.store.load_or_blank(
-        Mission, ids.aggregate_id(inv.tenant_id, "mission", cmd.mission_id), inv.tenant_id
-    )
+    mission = ctx.load_or_blank(Mission, cmd.mission_id)
     strategy.check_active(cmd.values, "values")
     definition = cmd.model_dump()
     definition["starts_at"] = as_utc(cmd.starts_at) if cmd.starts_at else None
@@ -67,9 +58,8 @@ def publish_mission(ledger: Ledger, cmd: PublishMission, inv: Invocation) -> Dec
     return Decision([mission], {"mission_id": cmd.mission_id})
 
 
-@handles(ArchiveMission, roles=ADMIN)
-def archive_mission(ledger: Ledger, cmd: ArchiveMission, inv: Invocation) -> Decision:
-    mission = ledger.store.load(Mission, ids.aggregate_id(inv.tenant_id, "mission", cmd.mission_id))
+def archive_mission(cmd: ArchiveMission, ctx: Context) -> Decision:
+    mission = ctx.load(Mission, cmd.mission_id)
     if mission is None:
         raise NotFound(f"no mission {cmd.mission_id!r}")
     mission.archive()

@@ -3,34 +3,27 @@
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Annotated
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, model_validator
 
-from ledger import ids
 from ledger.aggregates.allowance import Allowance
 from ledger.aggregates.pair_counter import PairCounter
 from ledger.aggregates.recognition import Recognition
 from ledger.commands.base import (
-    SERVICES,
     Command,
     Decision,
-    Invocation,
     MemberId,
     Moment,
+    Note,
     ValueKey,
     check_occurred_at,
-    handles,
 )
-from ledger.commands.completions import grant_award
-from ledger.errors import Conflict, Invalid
+from ledger.commands.context import Context
+from ledger.commands.provenance import PEER_RECOGNITION, grant_award, rule
+from ledger.errors import Invalid, NotActive
 from ledger.periods import month_key, week_key
 
-if TYPE_CHECKING:
-    from ledger.service import Ledger
-
-Message = Annotated[str, StringConstraints(max_length=500)]
-RULE_NAME, RULE_VERSION = "peer-recognition", 1
+Message = Note
 
 
 class GiveRecognition(Command):
@@ -48,38 +41,29 @@ class GiveRecognition(Command):
         return self
 
 
-@handles(GiveRecognition, roles=SERVICES)
-def give_recognition(ledger: Ledger, cmd: GiveRecognition, inv: Invocation) -> Decision:
-    tenant = ledger.tenant(inv.tenant_id)
+def give_recognition(cmd: GiveRecognition, ctx: Context) -> Decision:
+    inv = ctx.invocation
+    tenant = ctx.tenant()
     settings = tenant.settings
-    giver = ledger.member_in_body(inv.tenant_id, cmd.from_member, "from_member")
-    recipient = ledger.member_in_body(inv.tenant_id, cmd.to_member, "to_member")
-    strategy = ledger.strategy(inv.tenant_id)
+    giver = ctx.member_in_body(cmd.from_member, "from_member")
+    recipient = ctx.member_in_body(cmd.to_member, "to_member")
+    strategy = ctx.strategy()
     strategy.check_known([cmd.value], "value")
     if cmd.points > settings.max_recognition_points:
         raise Invalid(f"points must be at most {settings.max_recognition_points}", field="points")
     occurred_at = check_occurred_at(cmd.occurred_at, settings, inv.received_at)
     strategy.check_active([cmd.value], "value")
     if not giver.is_active_at(occurred_at):
-        raise Conflict("the giver is not active at occurred_at", field="from_member")
+        raise NotActive("the giver is not active at occurred_at", field="from_member")
     if not recipient.is_active_at(occurred_at):
-        raise Conflict("the recipient is not active at occurred_at", field="to_member")
+        raise NotActive("the recipient is not active at occurred_at", field="to_member")
 
     recognition_id = uuid.uuid4()
     tz = settings.timezone
-    allowance = ledger.store.load_or_blank(
-        Allowance,
-        ids.aggregate_id(inv.tenant_id, "allowance", cmd.from_member, month_key(occurred_at, tz)),
-        inv.tenant_id,
-    )
+    allowance = ctx.load_or_blank(Allowance, cmd.from_member, month_key(occurred_at, tz))
     allowance.spend(recognition_id, cmd.points, settings.monthly_allowance)
-    pair = ledger.store.load_or_blank(
-        PairCounter,
-        ids.aggregate_id(
-            inv.tenant_id, "pair", cmd.from_member, cmd.to_member, week_key(occurred_at, tz)
-        ),
-        inv.tenant_id,
-    )
+    week = week_key(occurred_at, tz)
+    pair = ctx.load_or_blank(PairCounter, cmd.from_member, cmd.to_member, week)
     pair.count_one(recognition_id, settings.max_recognitions_per_pair_per_week)
 
     recognition = Recognition(recognition_id, inv.tenant_id)
@@ -91,7 +75,7 @@ def give_recognition(ledger: Ledger, cmd: GiveRecognition, inv: Invocation) -> D
         points=cmd.points,
         occurred_at=occurred_at,
         # The message is about the recipient and shown on their profile: their key.
-        message=ledger.personal.encrypt(inv.tenant_id, cmd.to_member, cmd.message),
+        message=ctx.encrypt(cmd.to_member, cmd.message),
     )
     award = grant_award(
         inv,
@@ -101,12 +85,9 @@ def give_recognition(ledger: Ledger, cmd: GiveRecognition, inv: Invocation) -> D
         kind="recognition",
         occurred_at=occurred_at,
         values=[cmd.value],
-        source={"type": "recognition", "id": str(recognition_id)},
-        rule={
-            "name": RULE_NAME,
-            "version": RULE_VERSION,
-            "inputs": {"points": cmd.points, "from_member": cmd.from_member},
-        },
+        source_type="recognition",
+        source_id=str(recognition_id),
+        rule=rule(PEER_RECOGNITION, points=cmd.points, from_member=cmd.from_member),
     )
     return Decision(
         [allowance, pair, recognition, award],

@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import Field, field_validator
 
 from ledger.clock import as_utc
 from ledger.commands.base import (
-    ADMIN,
     Command,
     Decision,
-    Invocation,
+    Description,
     Moment,
     Title,
     ValueKey,
-    handles,
 )
+from ledger.commands.context import Context
 from ledger.errors import NotFound
-
-if TYPE_CHECKING:
-    from ledger.service import Ledger
-
-Description = Annotated[str, StringConstraints(max_length=1000)]
 
 
 class DefineValue(Command):
@@ -59,25 +53,22 @@ class ReviseStrategy(Command):
         return goals
 
 
-@handles(DefineValue, roles=ADMIN)
-def define_value(ledger: Ledger, cmd: DefineValue, inv: Invocation) -> Decision:
-    strategy = ledger.strategy(inv.tenant_id)
+def define_value(cmd: DefineValue, ctx: Context) -> Decision:
+    strategy = ctx.strategy()
     strategy.define_value(cmd.key, cmd.name, cmd.description)
     return Decision([strategy], {"key": cmd.key, "name": cmd.name})
 
 
-@handles(RetireValue, roles=ADMIN)
-def retire_value(ledger: Ledger, cmd: RetireValue, inv: Invocation) -> Decision:
-    strategy = ledger.strategy(inv.tenant_id)
+def retire_value(cmd: RetireValue, ctx: Context) -> Decision:
+    strategy = ctx.strategy()
     if cmd.key not in strategy.values:
         raise NotFound(f"no value {cmd.key!r}")
     strategy.retire_value(cmd.key)
     return Decision([strategy], {"key": cmd.key, "retired": True})
 
 
-@handles(ReviseStrategy, roles=ADMIN)
-def revise_strategy(ledger: Ledger, cmd: ReviseStrategy, inv: Invocation) -> Decision:
-    strategy = ledger.strategy(inv.tenant_id)
+def revise_strategy(cmd: ReviseStrategy, ctx: Context) -> Decision:
+    strategy = ctx.strategy()
     goals = [g.model_dump() for g in cmd.goals]
     version = strategy.revise(as_utc(cmd.effective_from), goals, cmd.note)
     return Decision([strategy], {"version": version})

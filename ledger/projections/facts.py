@@ -21,6 +21,7 @@ EPOCH = "1970-01-01T00:00:00"
 class FactBatch:
     events: list[Row] = field(default_factory=list)
     awards: list[Row] = field(default_factory=list)
+    reversals: list[Row] = field(default_factory=list)
     team_history: list[Row] = field(default_factory=list)
     member_joins: list[Row] = field(default_factory=list)
     departures: dict[tuple[str, str], Row] = field(default_factory=dict)
@@ -94,6 +95,25 @@ def _award(batch: FactBatch, env: Row, p: Row, _: Decrypt | None) -> None:
             "command": orjson.dumps(p["command"]).decode(),
         }
     )
+    batch.touch(env["tenant_id"], p["occurred_at"])
+
+
+def _reversed(batch: FactBatch, env: Row, p: Row, _: Decrypt | None) -> None:
+    batch.reversals.append(
+        {
+            "position": env["position"],
+            "tenant_id": env["tenant_id"],
+            "award_id": env["aggregate_id"],
+            "member_id": p["member_id"],
+            "points": p["points"],
+            "award_kind": p["award_kind"],
+            "occurred_at": p["occurred_at"],
+            "recorded_at": env["recorded_at"],
+            "reason": p["reason"],  # encrypted with the member's key
+            "command": orjson.dumps(p["command"]).decode(),
+        }
+    )
+    # The award's periods change: they are recomputed as if it had not counted.
     batch.touch(env["tenant_id"], p["occurred_at"])
 
 
@@ -257,6 +277,7 @@ def _winners(batch: FactBatch, env: Row, p: Row, _: Decrypt | None) -> None:
 
 _HANDLERS: dict[str, Callable[[FactBatch, Row, Row, Decrypt | None], None]] = {
     "PointsAwarded": _award,
+    "AwardReversed": _reversed,
     "MemberJoined": _joined,
     "MemberMoved": _moved,
     "MemberDeparted": _departed,

@@ -8,18 +8,24 @@ a relay duplicate or a restart after a crash changes nothing.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 import duckdb
 import pyarrow as pa
 
+from ledger.logs import get_logger
 from ledger.projections import schema
+from ledger.projections.database import ProjectionDatabase, ProjectionUnavailable
 from ledger.projections.facts import EPOCH, Decrypt, FactBatch, Row
+from ledger.projections.files import remove_stale_temporaries
 from ledger.projections.sql import ALIGNMENT, HEATMAP, LEADERBOARD_WEEKLY, base_ctes, with_ctes
+
+log = get_logger("ledger.projections")
+T = TypeVar("T")
 
 AFFECTED_TENANTS = "tenant_id IN (SELECT tenant_id FROM affected)"
 # A month can start up to 31 days before the earliest change; 32 covers any timezone.
@@ -30,43 +36,68 @@ AFFECTED_AWARDS = (
 
 
 class Projection:
-    """Owns the writable DuckDB file of the projections."""
+    """Applies batches to the projection database, exactly once, set-based.
 
-    def __init__(self, path: str | Path, decrypt: Decrypt | None = None) -> None:
+    `owner` names the process role (serve, project, rebuild) that claims the file
+    (see ProjectionDatabase); only an owner recovers an unreadable file by itself.
+    """
+
+    def __init__(
+        self, path: str | Path, decrypt: Decrypt | None = None, owner: str | None = None
+    ) -> None:
         self.path = Path(path)
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.con = duckdb.connect(str(path))
         self.decrypt = decrypt
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # one writer at a time: batches, snapshots, rewrites
         self.applied = threading.Condition()
-        # Periods to recompute once at the end of a rebuild (see `apply(defer=True)`).
-        self.deferred: dict[str, str] = {}
-        schema.create(self.con)
+        self.commits = 0  # batches committed by this process (snapshots skip when unchanged)
+        self._snapshot_at: int | None = None
+        self.snapshot_position = 0  # the applied position the last snapshot holds
+        self._snapshot_lock = threading.Lock()
+        # Set by a rewrite that erased a forgotten member: the snapshot is due at once.
+        self.erased_since_snapshot = False
+        self.db = ProjectionDatabase(self.path, owner)
+        self._applied_seen = 0  # the last applied position read (lag while the file is down)
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        return self.db.con
+
+    @property
+    def catching_up(self) -> bool:
+        return self.db.catching_up
+
+    @catching_up.setter
+    def catching_up(self, value: bool) -> None:
+        self.db.catching_up = value
 
     def close(self) -> None:
-        self.con.close()
+        """Checkpoint and close: a clean stop leaves no WAL behind."""
+        with self.lock:
+            self.db.close()
+
+    def recover_connection(self) -> None:
+        with self.lock:
+            self.db.recover_connection()
 
     def reader(self) -> duckdb.DuckDBPyConnection:
-        """A connection for queries in this process (MVCC: never blocks the writer)."""
-        cursor = self.con.cursor()
-        cursor.execute("SET TimeZone = 'UTC'")
-        return cursor
+        """A cursor for one-off reads in tests and tools; queries use `run`."""
+        return self.db.reader()
+
+    def run(self, query: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a query function on its own cursor (a rewrite waits for it to finish)."""
+        with self.db.reading() as con:
+            return query(con, *args, **kwargs)
 
     # -- positions ----------------------------------------------------------------------
 
     def tenant_position(self, tenant_id: str) -> int:
-        row = (
-            self.reader()
-            .execute("SELECT position FROM tenant_positions WHERE tenant_id = ?", [tenant_id])
-            .fetchone()
+        rows = self.run(
+            _rows, "SELECT position FROM tenant_positions WHERE tenant_id = ?", [tenant_id]
         )
-        return int(row[0]) if row else 0
+        return int(rows[0][0]) if rows else 0
 
     def tenant_positions(self) -> dict[str, int]:
-        return dict(
-            self.reader().execute("SELECT tenant_id, position FROM tenant_positions").fetchall()
-        )
+        return dict(self.run(_rows, "SELECT tenant_id, position FROM tenant_positions"))
 
     def wait_for(self, tenant_id: str, position: int, timeout: float) -> bool:
         """Block until the tenant's projection has applied `position` (read your writes).
@@ -85,13 +116,28 @@ class Projection:
                 # Woken by apply() in this process; the cap also covers other writers.
                 self.applied.wait(min(remaining, 0.25))
 
+    def applied_position(self) -> int:
+        """The furthest store position this projection has applied (lag is measured from it).
+
+        While the file cannot be read (its disk failed) nothing is applied either, so the
+        last position read stands: the lag keeps growing instead of going blind.
+        """
+        try:
+            rows = self.run(
+                _rows,
+                "SELECT greatest(coalesce((SELECT max(position) FROM tenant_positions), 0), "
+                "coalesce((SELECT value FROM projection_meta WHERE key = 'source:store'), 0))",
+            )
+        except ProjectionUnavailable:
+            return self._applied_seen
+        self._applied_seen = int(rows[0][0])
+        return self._applied_seen
+
     def source_position(self, source: str) -> int:
-        row = (
-            self.reader()
-            .execute("SELECT value FROM projection_meta WHERE key = ?", [f"source:{source}"])
-            .fetchone()
+        rows = self.run(
+            _rows, "SELECT value FROM projection_meta WHERE key = ?", [f"source:{source}"]
         )
-        return int(row[0]) if row else 0
+        return int(rows[0][0]) if rows else 0
 
     # -- applying -------------------------------------------------------------------------
 
@@ -117,13 +163,21 @@ class Projection:
                     continue  # already applied: a duplicate or a replay
                 batch.add(envelope, self.decrypt)
             con = self.con
-            if defer:
-                for tenant_id, since in batch.since.items():
-                    self.deferred[tenant_id] = min(since, self.deferred.get(tenant_id, since))
-                batch.since = {}
             con.execute("BEGIN TRANSACTION")
             try:
+                if defer:
+                    _defer(con, batch.since)
+                    batch.since = {}
+                else:
+                    # Derivations a killed deferred run left pending are done now, with these.
+                    for tenant_id, since in _take_deferred(con).items():
+                        batch.since[tenant_id] = min(since, batch.since.get(tenant_id, since))
+                erase = self._names_to_erase(con, batch)
                 self._write(con, batch)
+                if erase:  # committed with the forget: a crash before the rewrite redoes it
+                    con.execute(
+                        "INSERT OR REPLACE INTO projection_meta VALUES ('erase_pending', 1)"
+                    )
                 for name, position in source:  # where each source resumes, with the batch
                     con.execute(
                         "INSERT OR REPLACE INTO projection_meta VALUES (?, ?)",
@@ -131,15 +185,38 @@ class Projection:
                     )
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                _rollback(con)
                 raise
+            self.commits += 1
+            if erase and not self.db.in_memory:
+                self.db.erase_traces()
+                self.erased_since_snapshot = True
+                log.info("projection file rewritten after a forget", file=self.path.name)
         with self.applied:
             self.applied.notify_all()
         return len(batch.events)
 
+    @staticmethod
+    def _names_to_erase(con: duckdb.DuckDBPyConnection, batch: FactBatch) -> bool:
+        """Does the batch forget a member whose name this file holds in clear?"""
+        if not batch.forgotten:
+            return False
+        keys = [{"tenant_id": t, "member_id": m} for t, m in batch.forgotten]
+        _register(con, "forgetting", keys)
+        try:
+            return bool(
+                con.execute(
+                    "SELECT 1 FROM member_profiles p JOIN forgetting f "
+                    "USING (tenant_id, member_id) WHERE p.display_name IS NOT NULL LIMIT 1"
+                ).fetchall()
+            )
+        finally:
+            con.unregister("forgetting")
+
     def _write(self, con: duckdb.DuckDBPyConnection, batch: FactBatch) -> None:
         _append(con, "events", batch.events)
         _append(con, "awards", batch.awards)
+        _append(con, "reversals", batch.reversals)
         _append(con, "team_history", batch.team_history)
         _append(con, "member_profiles", batch.member_joins)
         _append(con, "tenants", batch.tenants_created)
@@ -269,14 +346,17 @@ class Projection:
     def finish(self) -> None:
         """Recompute the derived tables deferred by `apply(defer=True)`."""
         with self.lock:
-            if not self.deferred:
-                return
             self.con.execute("BEGIN TRANSACTION")
-            self._recompute(
-                self.con, [{"tenant_id": t, "since": s} for t, s in self.deferred.items()]
-            )
-            self.con.execute("COMMIT")
-            self.deferred = {}
+            try:
+                pending = _take_deferred(self.con)
+                if pending:
+                    self._recompute(
+                        self.con, [{"tenant_id": t, "since": s} for t, s in pending.items()]
+                    )
+                self.con.execute("COMMIT")
+            except BaseException:
+                _rollback(self.con)
+                raise
 
     # -- rebuild and snapshots ------------------------------------------------------------
 
@@ -287,21 +367,56 @@ class Projection:
                 self.con.execute(f"DELETE FROM {table}")
 
     def publish_snapshot(self, target: str | Path) -> Path:
-        """Atomically replace `target` with a consistent copy analysts can open read-only."""
+        """Atomically replace `target` with a consistent copy analysts can open read-only.
+
+        A checkpoint (cost: what changed since the last one) then a byte copy of the
+        file, both under the write lock, so the copy is one committed state; the file is
+        in the storage format released DuckDB versions read. Concurrent requests are
+        serialized, and a snapshot of an unchanged projection is not copied again.
+        """
         target = Path(target)
-        tmp = target.with_suffix(".tmp")
-        tmp.unlink(missing_ok=True)
-        with self.lock:
-            self.con.execute(f"ATTACH '{tmp}' AS snapshot")
-            try:
-                self.con.execute(f"COPY FROM DATABASE {self._catalog()} TO snapshot")
-            finally:
-                self.con.execute("DETACH snapshot")
-        os.replace(tmp, target)
+        with self._snapshot_lock:
+            if self._snapshot_at == self.commits and target.exists():
+                return target
+            with self.lock:
+                commits, position = self.commits, self.applied_position()
+                self.db.checkpointed_copy(target)
+                self.erased_since_snapshot = False
+            self._snapshot_at, self.snapshot_position = commits, position
         return target
 
-    def _catalog(self) -> str:
-        return str(self.con.execute("SELECT current_database()").fetchall()[0][0])
+    def stale_snapshot_files(self, target: Path) -> None:
+        """Remove temporaries a killed publisher left (the owner calls this at start)."""
+        remove_stale_temporaries(target.parent, target.name)
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> list[Any]:
+    return con.execute(sql, params or []).fetchall()
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back; a failed COMMIT (a full disk) has already ended the transaction."""
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error:
+        log.debug("nothing to roll back after a failed commit")
+
+
+def _defer(con: duckdb.DuckDBPyConnection, since: dict[str, str]) -> None:
+    """Record periods to derive later, in the batch's own transaction (a crash keeps them)."""
+    for tenant_id, moment in since.items():
+        con.execute(
+            "INSERT INTO deferred_derivations VALUES (?, ?) ON CONFLICT (tenant_id) "
+            "DO UPDATE SET since = least(since, excluded.since)",
+            [tenant_id, moment],
+        )
+
+
+def _take_deferred(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    pending = dict(con.execute("SELECT tenant_id, since FROM deferred_derivations").fetchall())
+    if pending:
+        con.execute("DELETE FROM deferred_derivations")
+    return pending
 
 
 def _register(con: duckdb.DuckDBPyConnection, name: str, rows: list[Row]) -> None:

@@ -17,6 +17,8 @@ import orjson
 from ledger.envelope import ENVELOPE_FIELDS
 from ledger.errors import Invalid, NotFound
 from ledger.periods import local_date, local_midnight, month_start, next_month, week_start
+from ledger.personal_data import PREFIX as PERSONAL_PREFIX
+from ledger.projections.facts import Decrypt
 from ledger.projections.sql import ALIGNMENT, HEATMAP, base_ctes, recorded_cut, with_ctes
 
 TENANT = "tenant_id = $tenant"
@@ -56,6 +58,9 @@ def period_bounds(kind: str, at: date) -> tuple[date, date]:
         return start, start + timedelta(days=7)
     start = month_start(at)
     return start, next_month(start)
+
+
+MAX_HEATMAP_DAYS = 3 * 366
 
 
 def _utc_window(start: date, end: date, tz: str) -> tuple[datetime, datetime]:
@@ -175,6 +180,11 @@ def heatmap(
     tz = tenant_timezone(con, tenant_id)
     end = date_to or today(tz, now)
     start = date_from or week_start(end) - timedelta(weeks=11)
+    if start > end:
+        raise Invalid("from must not be after to", field="from")
+    if (end - start).days > MAX_HEATMAP_DAYS:
+        # Bounded work per request: a longer view is several requests (or the analysts' copy).
+        raise Invalid(f"from..to spans at most {MAX_HEATMAP_DAYS} days", field="from")
     lo, hi = _utc_window(start, end + timedelta(days=1), tz)
     where = "local_date BETWEEN $from AND $to" + (" AND team = $team" if team else "")
     params = _params(tenant_id, as_of, lo=lo, hi=hi, **{"from": start, "to": end})
@@ -281,43 +291,178 @@ def _version_at(
 # -- a member's points, the events feed ----------------------------------------------------
 
 
+AWARD_COLUMNS = (
+    "a.award_id, a.points, a.kind, a.occurred_at, a.recorded_at, a.source_type, a.source_id, "
+    "a.rule, a.command, a.cause_event_id, a.position, a.member_id"
+)
+
+
 def member_points(
-    con: duckdb.DuckDBPyConnection, tenant_id: str, member_id: str, *, as_of: datetime | None = None
+    con: duckdb.DuckDBPyConnection,
+    tenant_id: str,
+    member_id: str,
+    *,
+    as_of: datetime | None = None,
+    decrypt: Decrypt | None = None,
 ) -> dict[str, Any]:
+    """Every award and reversal of the member, each with its whole chain; they sum to the
+    balance (a reversal is its own entry of minus the award's points)."""
     known = con.execute(
         "SELECT 1 FROM member_profiles WHERE tenant_id = ? AND member_id = ?",
         [tenant_id, member_id],
     ).fetchone()
     if known is None:
         raise NotFound(f"no member {member_id!r}")
-    cut = recorded_cut(as_of is not None)
+    cut = recorded_cut(as_of is not None, "a.")
     rows = con.execute(
-        f"SELECT award_id, points, kind, occurred_at, recorded_at, source_type, source_id, "
-        f"rule, command, cause_event_id, position FROM awards "
-        f"WHERE tenant_id = $tenant AND member_id = $member {cut} ORDER BY position",
+        f"SELECT {AWARD_COLUMNS} FROM awards a "
+        f"WHERE a.tenant_id = $tenant AND a.member_id = $member {cut} ORDER BY a.position",
         _params(tenant_id, as_of, member=member_id),
     ).fetchall()
-    awards = [
-        {
-            "award_id": r[0],
-            "points": r[1],
-            "kind": r[2],
-            "occurred_at": r[3].isoformat(),
-            "recorded_at": r[4].isoformat(),
-            "source": {"type": r[5], "id": r[6]},
-            "rule": orjson.loads(r[7]),
-            "command": orjson.loads(r[8]),
-            "cause_event_id": r[9],
-            "position": r[10],
-        }
-        for r in rows
-    ]
+    entries: list[dict[str, Any]] = []
+    for row in rows:
+        award = _explained(con, tenant_id, row, as_of, decrypt)
+        entries.append(award)
+        if award["reversal"] is not None:
+            entries.append(_reversal_entry(award))
+    entries.sort(key=lambda e: e["position"])
     return {
         "member_id": member_id,
-        "balance": sum(a["points"] for a in awards),
-        "awards": awards,
+        "balance": sum(e["points"] for e in entries),
+        "awards": entries,
         "as_of_position": as_of_position(con, tenant_id, as_of),
     }
+
+
+def award(
+    con: duckdb.DuckDBPyConnection,
+    tenant_id: str,
+    award_id: str,
+    *,
+    as_of: datetime | None = None,
+    decrypt: Decrypt | None = None,
+) -> dict[str, Any]:
+    """One award with its whole chain (404 if the tenant has no such award)."""
+    cut = recorded_cut(as_of is not None, "a.")
+    row = con.execute(
+        f"SELECT {AWARD_COLUMNS} FROM awards a "
+        f"WHERE a.tenant_id = $tenant AND a.award_id = $award {cut}",
+        _params(tenant_id, as_of, award=award_id),
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"no award {award_id}")
+    return {
+        **_explained(con, tenant_id, row, as_of, decrypt),
+        "as_of_position": as_of_position(con, tenant_id, as_of),
+    }
+
+
+def _explained(
+    con: duckdb.DuckDBPyConnection,
+    tenant_id: str,
+    r: tuple[Any, ...],
+    as_of: datetime | None,
+    decrypt: Decrypt | None,
+) -> dict[str, Any]:
+    """An award row with its chain: the behavior, the approval, the rule, the command,
+    and the reversal (each as recorded up to `as_of`)."""
+    member_id = r[11]
+    explained = {
+        "award_id": r[0],
+        "member_id": member_id,
+        "points": r[1],
+        "kind": r[2],
+        "occurred_at": r[3].isoformat(),
+        "recorded_at": r[4].isoformat(),
+        "source": {"type": r[5], "id": r[6]},
+        "rule": orjson.loads(r[7]),
+        "command": orjson.loads(r[8]),
+        "cause_event_id": r[9],
+        "position": r[10],
+    }
+    _reveal_reason(explained["rule"], tenant_id, member_id, decrypt)
+    cut = recorded_cut(as_of is not None)
+    events = con.execute(
+        f"SELECT event_type, event_id, position, occurred_at, recorded_at, payload FROM events "
+        f"WHERE tenant_id = $tenant AND aggregate_id = $source {cut} ORDER BY position",
+        _params(tenant_id, as_of, source=r[6]),
+    ).fetchall()
+    chain = [
+        {
+            "event_type": e[0],
+            "event_id": e[1],
+            "position": e[2],
+            "occurred_at": e[3].isoformat(),
+            "recorded_at": e[4].isoformat(),
+            "payload": _without_personal(orjson.loads(e[5])),
+        }
+        for e in events
+    ]
+    explained["behavior"] = chain[0] if chain else None
+    approvals = [e for e in chain if e["event_type"] == "CompletionApproved"]
+    explained["approval"] = (
+        {
+            "decided_by": approvals[0]["payload"].get("decided_by"),
+            "event_id": approvals[0]["event_id"],
+            "recorded_at": approvals[0]["recorded_at"],
+        }
+        if approvals
+        else None
+    )
+    reversal = con.execute(
+        f"SELECT position, recorded_at, reason, command FROM reversals "
+        f"WHERE tenant_id = $tenant AND award_id = $award {cut}",
+        _params(tenant_id, as_of, award=r[0]),
+    ).fetchone()
+    explained["reversal"] = (
+        {
+            "position": reversal[0],
+            "recorded_at": reversal[1].isoformat(),
+            "reason": decrypt(tenant_id, member_id, reversal[2]) if decrypt else None,
+            "command": orjson.loads(reversal[3]),
+        }
+        if reversal
+        else None
+    )
+    return explained
+
+
+def _reversal_entry(award: dict[str, Any]) -> dict[str, Any]:
+    reversal = award["reversal"]
+    return {
+        "award_id": award["award_id"],
+        "member_id": award["member_id"],
+        "points": -award["points"],
+        "kind": "reversal",
+        "occurred_at": award["occurred_at"],
+        "recorded_at": reversal["recorded_at"],
+        "source": {"type": "reversal", "id": award["award_id"]},
+        "rule": {"name": "reversal", "version": 1, "inputs": {"reason": reversal["reason"]}},
+        "command": reversal["command"],
+        "cause_event_id": award["cause_event_id"],
+        "position": reversal["position"],
+        "behavior": award["behavior"],
+        "approval": award["approval"],
+        "reversal": reversal,
+    }
+
+
+def _without_personal(payload: dict[str, Any]) -> dict[str, Any]:
+    """Sealed personal text stays out of explanations (notes, messages, reasons)."""
+    return {
+        k: v
+        for k, v in payload.items()
+        if not (isinstance(v, str) and v.startswith(PERSONAL_PREFIX))
+    }
+
+
+def _reveal_reason(rule: dict[str, Any], tenant_id: str, member_id: str, decrypt: Any) -> None:
+    """An adjustment's reason is stored encrypted with the member's key (it is free text
+    about them): shown decrypted, and null once the member is forgotten."""
+    inputs = rule.get("inputs") or {}
+    reason = inputs.get("reason")
+    if isinstance(reason, str) and reason.startswith(PERSONAL_PREFIX):
+        inputs["reason"] = decrypt(tenant_id, member_id, reason) if decrypt else None
 
 
 def events_feed(

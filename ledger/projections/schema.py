@@ -11,6 +11,9 @@ CREATE TABLE IF NOT EXISTS projection_meta (key VARCHAR PRIMARY KEY, value BIGIN
 CREATE TABLE IF NOT EXISTS tenant_positions (
     tenant_id VARCHAR PRIMARY KEY, position BIGINT NOT NULL);
 
+-- Periods whose derived rows a rebuild (or a catch-up nobody reads yet) derives at the end.
+CREATE TABLE IF NOT EXISTS deferred_derivations (tenant_id VARCHAR PRIMARY KEY, since VARCHAR);
+
 CREATE TABLE IF NOT EXISTS events (
     position BIGINT, tenant_id VARCHAR, event_type VARCHAR, schema_version INTEGER,
     event_id VARCHAR, aggregate_id VARCHAR, aggregate_version INTEGER,
@@ -21,6 +24,12 @@ CREATE TABLE IF NOT EXISTS awards (
     position BIGINT, tenant_id VARCHAR, award_id VARCHAR, member_id VARCHAR, points INTEGER,
     kind VARCHAR, occurred_at TIMESTAMPTZ, recorded_at TIMESTAMPTZ, "values" VARCHAR[],
     source_type VARCHAR, source_id VARCHAR, cause_event_id VARCHAR, rule JSON, command JSON);
+
+-- Reversed awards (RULES.md "Reversals"): they count nowhere from recorded_at on.
+CREATE TABLE IF NOT EXISTS reversals (
+    position BIGINT, tenant_id VARCHAR, award_id VARCHAR, member_id VARCHAR, points INTEGER,
+    award_kind VARCHAR, occurred_at TIMESTAMPTZ, recorded_at TIMESTAMPTZ, reason VARCHAR,
+    command JSON);
 
 CREATE TABLE IF NOT EXISTS team_history (
     position BIGINT, tenant_id VARCHAR, member_id VARCHAR, team VARCHAR,
@@ -91,6 +100,7 @@ CREATE OR REPLACE VIEW members AS
 DATA_TABLES = (
     "events",
     "awards",
+    "reversals",
     "team_history",
     "member_profiles",
     "tenants",
@@ -104,6 +114,7 @@ DATA_TABLES = (
     "alignment",
     "tenant_positions",
     "projection_meta",
+    "deferred_derivations",
 )
 
 

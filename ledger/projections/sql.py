@@ -30,6 +30,8 @@ aw AS (
     FROM awards a JOIN tenants t USING (tenant_id)
     WHERE {tenants.replace("tenant_id", "a.tenant_id")} AND {award_window}
           {recorded_cut(as_of, "a.")}
+      AND NOT EXISTS (SELECT 1 FROM reversals r WHERE r.tenant_id = a.tenant_id
+                      AND r.award_id = a.award_id {recorded_cut(as_of, "r.")})
 ),
 attributed AS (
     SELECT aw.*, h.team,
@@ -108,15 +110,20 @@ ALIGNMENT = """
              AS jsd_incentive,
            sum(CASE WHEN b > 0 THEN t ELSE 0 END) AS coverage,
            sum(CASE WHEN t = 0 THEN b ELSE 0 END) AS off_strategy_share,
-           list({{'value': value, 'target': round(t, 4), 'observed': round(b, 4),
-                  'gap': round(b - t, 4)}} ORDER BY value)
+           list({{'value': value, 'target': round(round(t, 9), 4),
+                  'observed': round(round(b, 9), 4),
+                  'gap': round(round(b - t, 9), 4)}} ORDER BY value)
              FILTER (WHERE t > 0 OR b > 0) AS "values"
     FROM dist GROUP BY tenant_id, scope, team, period, period_start
 )
 SELECT f.tenant_id, f.scope, NULLIF(f.team, '') AS team, f.period, f.period_start,
-       f.behaviors, round(100 * (1 - f.jsd), 1) AS score,
-       round(100 * (1 - f.jsd_incentive), 1) AS incentive_score,
-       round(f.coverage, 4) AS coverage, round(f.off_strategy_share, 4) AS off_strategy_share,
+       -- Sums of doubles differ in their last bits with the order of summation (a rebuild
+       -- and a catch-up add in different orders): rounding to 9 places first makes an
+       -- exact tie a tie in both, so the displayed figure is the same.
+       f.behaviors, round(round(100 * (1 - f.jsd), 9), 1) AS score,
+       round(round(100 * (1 - f.jsd_incentive), 9), 1) AS incentive_score,
+       round(round(f.coverage, 9), 4) AS coverage,
+       round(round(f.off_strategy_share, 9), 4) AS off_strategy_share,
        (SELECT max(r.version) FROM rev r JOIN tenants t USING (tenant_id)
          WHERE r.tenant_id = f.tenant_id
            AND r.effective_from < timezone(t.timezone, CAST(

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -15,7 +16,7 @@ import uvicorn
 from ledger.bootstrap import EmbeddedRuntime
 from ledger.config import Settings
 
-OPERATOR_TOKEN = "op_test_token"
+OPERATOR_TOKEN = "op_integration-test-operator-token"
 LAST_RUNTIME: EmbeddedRuntime | None = None  # lets a test stall the projector
 
 
@@ -27,6 +28,9 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(data_dir: Path, rate_limit: float = 0, **settings: object) -> Iterator[str]:
+    # Throttles off unless a test is about them: many tests refuse on purpose, fast.
+    settings.setdefault("auth_failure_rate", 0)
+    settings.setdefault("operator_rate", 0)
     config = Settings(
         data_dir=data_dir,
         operator_token=OPERATOR_TOKEN,
@@ -38,6 +42,13 @@ def running_server(data_dir: Path, rate_limit: float = 0, **settings: object) ->
     runtime = EmbeddedRuntime(config)
     LAST_RUNTIME = runtime
     runtime.start()
+    with serving(runtime) as url:
+        yield url
+
+
+@contextmanager
+def serving(runtime: EmbeddedRuntime) -> Iterator[str]:
+    """The runtime's app on a free loopback port; stops the server and the runtime after."""
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
@@ -56,6 +67,29 @@ def running_server(data_dir: Path, rate_limit: float = 0, **settings: object) ->
         server.should_exit = True
         thread.join(timeout=10)
         runtime.stop()
+
+
+def wait_until_up(url: str, process: Any, timeout: float = 60) -> None:
+    """Wait for a server subprocess to answer /healthz; fail at once if it exited."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            httpx.get(f"{url}/healthz", timeout=2)
+            return
+        except httpx.HTTPError:
+            assert process.poll() is None, "the server exited"
+            assert time.monotonic() < deadline, "the server did not come up"
+            time.sleep(0.1)
+
+
+def store_head(url: str) -> int:
+    """The event store's last position, from /metrics (exact, unlike the projections)."""
+    import re
+
+    text = httpx.get(f"{url}/metrics").text
+    found = re.search(r"^ledger_event_store_position (\S+)$", text, re.M)
+    assert found, text
+    return int(float(found.group(1)))
 
 
 def create_tenant(url: str, tenant_id: str, **body: object) -> str:

@@ -14,9 +14,9 @@ from typing import Any
 from ledger.clock import FixedClock
 from ledger.commands.completions import CompleteMission
 from ledger.commands.recognitions import GiveRecognition
-from ledger.errors import LedgerError
+from ledger.errors import LedgerError, SlotTaken
 from ledger.history import award_facts
-from ledger.service import Ledger
+from ledger.service import Ledger, Outcome
 from tests.conftest import open_ledger
 from tests.support import World
 
@@ -56,9 +56,9 @@ def test_concurrent_completions_of_one_slot_exactly_one_wins(
             CompleteMission(mission_id="follow-up", member_id="ana"), world.service
         ),
     )
-    wins = [r for r in results if isinstance(r, dict)]
+    wins = [r for r in results if isinstance(r, Outcome)]
     assert len(wins) == 1
-    assert all(isinstance(r, LedgerError) and r.status == 409 for r in results if r not in wins)
+    assert all(isinstance(r, SlotTaken) for r in results if r not in wins)
     awards = list(award_facts(world.ledger.store, "acme", world.position()))
     assert len(awards) == 1
 
@@ -79,7 +79,7 @@ def test_concurrent_recognitions_never_pass_the_allowance(
             world.service,
         ),
     )
-    wins = [r for r in results if isinstance(r, dict)]
+    wins = [r for r in results if isinstance(r, Outcome)]
     assert len(wins) == 3
     given = sum(a["points"] for a in award_facts(world.ledger.store, "acme", world.position()))
     assert given == 90
@@ -98,8 +98,8 @@ def test_concurrent_requests_with_one_idempotency_key_record_one_set_of_events(
             idempotency_key="one-key",
         ),
     )
-    assert all(isinstance(r, dict) for r in results), results
-    assert len({r["recognition_id"] for r in results}) == 1
-    assert len({r["position"] for r in results}) == 1
+    assert all(isinstance(r, Outcome) for r in results), results
+    assert len({r.body["recognition_id"] for r in results}) == 1
+    assert len({r.position for r in results}) == 1
     # Idempotency record + allowance + pair + recognition + award: one set.
     assert world.position() - before == 5

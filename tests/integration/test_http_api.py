@@ -11,7 +11,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.http_server import OPERATOR_TOKEN, create_tenant, running_server
+from tests.integration.http_server import (
+    OPERATOR_TOKEN,
+    create_tenant,
+    running_server,
+    store_head,
+)
 
 
 class Api:
@@ -271,14 +276,13 @@ def test_member_lifecycle_endpoints(acme: Api) -> None:
 def test_refusals_are_problem_documents(
     acme: Api, method: str, path: str, body: Any, status: int
 ) -> None:
-    # /healthz reports the event store's head: exact, unlike the trailing projections.
-    before = httpx.get(f"{acme.url}/healthz").json()["position"]
+    before = store_head(acme.url)
     response = getattr(acme.client, method)(path, **({"json": body} if method == "post" else {}))
     assert response.status_code == status, response.text
     problem = response.json()
     assert problem["status"] == status and problem["title"] and problem["detail"]
     assert response.headers["content-type"].startswith("application/problem+json")
-    assert httpx.get(f"{acme.url}/healthz").json()["position"] == before
+    assert store_head(acme.url) == before
 
 
 def test_request_form_refusals(acme: Api) -> None:
@@ -394,6 +398,14 @@ def test_idempotency_over_http(acme: Api) -> None:
     again = service.post("/v1/recognitions", body, headers={"Idempotency-Key": "same-1"})
     assert first.status_code == again.status_code == 201
     assert first.json() == again.json()
+    assert "idempotent-replayed" not in first.headers
+    assert again.headers["idempotent-replayed"] == "true"
+    # A refusal is remembered and replayed too, and says so.
+    ghost = {"from_member": "ghost", "to_member": "ana", "value": "ownership", "points": 1}
+    refused = service.post("/v1/recognitions", ghost, headers={"Idempotency-Key": "no-1"})
+    again_refused = service.post("/v1/recognitions", ghost, headers={"Idempotency-Key": "no-1"})
+    assert refused.status_code == again_refused.status_code == 422
+    assert again_refused.headers["idempotent-replayed"] == "true"
     changed = service.post(
         "/v1/recognitions", {**body, "points": 4}, headers={"Idempotency-Key": "same-1"}
     )

@@ -6,7 +6,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from kafka import KafkaConsumer, KafkaProducer
 
 from consumers import kafka_io
 from consumers.projector import catch_up
-from consumers.relay import Relay, wait_until_published
+from consumers.relay import Relay
 from consumers.sources import KafkaSource, StoreSource
 from ledger.clock import FixedClock
 from ledger.commands.completions import CompleteMission
@@ -155,6 +154,9 @@ def test_end_to_end_http_relay_kafka_projector_http(
             "team": "ops",
             "points": 42,
         }
+        # Lag is measured from what this file applied, not from a store follower's position.
+        metrics = httpx.get(f"{server}/metrics").text
+        assert "ledger_projection_lag_events 0.0" in metrics, metrics
 
 
 class Crash(BaseException):
@@ -294,44 +296,6 @@ def test_group_projector_restarts_without_reapplying_and_two_share_the_partition
         catch_up(again, source)
     assert tables(again) == before
     source.close()
-    ledger.close()
-
-
-def test_broker_paused_30s_under_traffic_loses_nothing(
-    broker: Broker, tmp_path: Path, sqlite_url: str, clock: FixedClock
-) -> None:
-    config = kafka_settings(broker, tmp_path, sqlite_url)
-    ledger = open_ledger(sqlite_url, clock)
-    worlds = busy_world(ledger, clock, tenants=2)
-    with relaying(config, sqlite_url) as relay:
-        assert wait_until_published(relay, 30)
-        broker.pause()
-        try:
-            accepted = 0
-            started = time.monotonic()
-            while time.monotonic() - started < 30:  # commands keep being accepted
-                world = worlds[accepted % 2]
-                world.run(
-                    GiveRecognition(
-                        from_member="ana",
-                        to_member="bo",
-                        value="ownership",
-                        points=1,
-                        occurred_at=clock.now(),
-                    ),
-                    world.service,
-                )
-                clock.advance(timedelta(days=8))  # a new week and month: no limit is hit
-                accepted += 1
-                time.sleep(0.5)
-            assert relay.lag() > 0
-        finally:
-            broker.resume()
-        assert wait_until_published(relay, 90), "lag did not return to zero"
-    kafka_fed = from_kafka(config, decrypt=ledger.personal.decrypt)
-    expected = from_store(ledger.store, ledger.personal.decrypt)
-    assert comparable(kafka_fed)["awards"] == comparable(expected)["awards"]
-    assert accepted >= 50
     ledger.close()
 
 

@@ -42,8 +42,32 @@ def test_ledger_processes_share_one_image_and_are_wired_to_kafka_and_postgres() 
         assert "LEDGER_OPERATOR_TOKEN" in env
         assert service["depends_on"]["postgres"]["condition"] == "service_healthy"
         assert service["depends_on"]["kafka"]["condition"] == "service_healthy"
-    for name in ("kafka", "postgres", "api"):
+    for name in ("kafka", "postgres", "api", "relay", "projector"):
         assert services[name]["healthcheck"]["test"]
+
+
+def test_kafka_keeps_its_log_on_the_volume() -> None:
+    kafka = compose()["services"]["kafka"]
+    mounted = [v.split(":")[1] for v in kafka["volumes"]]
+    assert kafka["environment"]["KAFKA_LOG_DIRS"] in mounted
+
+
+def test_no_password_is_written_in_the_file() -> None:
+    services = compose()["services"]
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD"].startswith("${")
+    for name in ("api", "relay", "projector"):
+        url = services[name]["environment"]["LEDGER_EVENT_STORE"]
+        assert ":${POSTGRES_PASSWORD" in url
+    assert "-h 127.0.0.1" in services["postgres"]["healthcheck"]["test"][1]
+
+
+def test_relay_and_projector_have_health_checks_on_their_metrics_port() -> None:
+    services = compose()["services"]
+    for name in ("relay", "projector"):
+        service = services[name]
+        port = service["environment"]["LEDGER_METRICS_PORT"]
+        assert f"127.0.0.1:{port}/healthz" in " ".join(service["healthcheck"]["test"])
+        assert service["environment"]["LEDGER_LOG_FORMAT"] == "json"
 
 
 def test_each_duckdb_writer_has_its_own_volume() -> None:

@@ -6,6 +6,7 @@ them. Never edit one; add a file when a schema version is added.
 
 from __future__ import annotations
 
+import importlib
 import json
 import uuid
 from pathlib import Path
@@ -14,13 +15,12 @@ import orjson
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-import ledger.service
 from ledger.events import EVENT_TYPES
 from ledger.mapper import LedgerMapper
 
 GOLDEN = Path(__file__).parent.parent / "golden"
 FILES = sorted(GOLDEN.glob("*.json"))
-ledger.service._register_handlers()
+importlib.import_module("ledger.commands.handlers")  # every aggregate module, every event type
 
 
 def stored(doc: dict) -> StoredEvent:

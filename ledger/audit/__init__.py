@@ -1,0 +1,1 @@
+"""Audit: explanations, tamper evidence, re-decisions, what-ifs, gaming detection."""

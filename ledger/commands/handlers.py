@@ -1,0 +1,74 @@
+"""Every command and its handler, in one explicit table (no registration by import)."""
+
+from __future__ import annotations
+
+from ledger.commands.adjustments import AdjustPoints, adjust_points
+from ledger.commands.base import ADMIN, MANAGERS, OPERATOR, SERVICES, Command, Registration
+from ledger.commands.campaigns import (
+    DeclareWinners,
+    LaunchCampaign,
+    declare_winners,
+    launch_campaign,
+)
+from ledger.commands.completions import (
+    CompleteMission,
+    VerifyCompletion,
+    complete_mission,
+    verify_completion,
+)
+from ledger.commands.members import (
+    AddMember,
+    ForgetMember,
+    MoveMember,
+    RecordDeparture,
+    add_member,
+    forget_member,
+    move_member,
+    record_departure,
+)
+from ledger.commands.missions import (
+    ArchiveMission,
+    PublishMission,
+    archive_mission,
+    publish_mission,
+)
+from ledger.commands.recognitions import GiveRecognition, give_recognition
+from ledger.commands.reversals import ReverseAward, reverse_award
+from ledger.commands.strategy import (
+    DefineValue,
+    RetireValue,
+    ReviseStrategy,
+    define_value,
+    retire_value,
+    revise_strategy,
+)
+from ledger.commands.tenancy import (
+    ChangeSettings,
+    CreateTenant,
+    IssueApiKey,
+    change_settings,
+    create_tenant,
+    issue_api_key,
+)
+
+HANDLERS: dict[type[Command], Registration] = {
+    CreateTenant: Registration(create_tenant, OPERATOR),
+    IssueApiKey: Registration(issue_api_key, ADMIN),
+    ChangeSettings: Registration(change_settings, ADMIN),
+    DefineValue: Registration(define_value, ADMIN),
+    RetireValue: Registration(retire_value, ADMIN),
+    ReviseStrategy: Registration(revise_strategy, ADMIN),
+    AddMember: Registration(add_member, ADMIN),
+    MoveMember: Registration(move_member, ADMIN),
+    RecordDeparture: Registration(record_departure, ADMIN),
+    ForgetMember: Registration(forget_member, ADMIN),
+    PublishMission: Registration(publish_mission, ADMIN),
+    ArchiveMission: Registration(archive_mission, ADMIN),
+    CompleteMission: Registration(complete_mission, SERVICES),
+    VerifyCompletion: Registration(verify_completion, MANAGERS),
+    GiveRecognition: Registration(give_recognition, SERVICES),
+    LaunchCampaign: Registration(launch_campaign, ADMIN),
+    DeclareWinners: Registration(declare_winners, ADMIN),
+    AdjustPoints: Registration(adjust_points, MANAGERS),
+    ReverseAward: Registration(reverse_award, ADMIN),
+}
