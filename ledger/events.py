@@ -94,6 +94,8 @@ class EventMetadata:
     recorded_at: datetime
     causation_id: str | None = None
     correlation_id: str | None = None
+    # A re-decision (verify, simulate) compares events it never stores: no seals needed.
+    sealed: bool = True
 
 
 _metadata: contextvars.ContextVar[EventMetadata | None] = contextvars.ContextVar(

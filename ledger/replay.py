@@ -8,7 +8,6 @@ few given events. Nothing here reads or writes the event store.
 
 from __future__ import annotations
 
-import copy
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
@@ -117,7 +116,7 @@ class ReplayedState:
         found = self.aggregates.get(aggregate_id)
         if found is None or not isinstance(found, kind):
             return None
-        return copy.deepcopy(found)
+        return found.private_copy()
 
 
 class ReplayContext(AggregateContext):

@@ -7,6 +7,7 @@ models, so the aggregate only needs: an id, a version, pending events, and
 
 from __future__ import annotations
 
+import copy
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, Self, TypeVar
@@ -44,6 +45,16 @@ class LedgerAggregate:
     def init_state(self) -> None:
         """Set the attributes of a blank aggregate."""
 
+    def private_copy(self) -> Self:
+        """A copy a decision may change without touching this one (a replay hands one to
+        each handler). Events are immutable, so only containers are copied; a subclass
+        whose events change objects inside its containers copies those too."""
+        clone = copy.copy(self)
+        for name, value in vars(self).items():
+            if isinstance(value, list | dict | set):
+                setattr(clone, name, copy.copy(value))
+        return clone
+
     @property
     def exists(self) -> bool:
         return self.version > 0
@@ -60,7 +71,8 @@ class LedgerAggregate:
             correlation_id=meta.correlation_id,
             **payload,
         )
-        event = event.model_copy(update={"seal": self._seal(event)})
+        if meta.sealed:
+            event = event.model_copy(update={"seal": self._seal(event)})
         self.apply(event)
         self._pending.append(event)
         return event

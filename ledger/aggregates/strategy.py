@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -79,6 +79,11 @@ class Strategy(LedgerAggregate):
     def init_state(self) -> None:
         self.values: dict[str, Value] = {}
         self.revisions: list[Revision] = []
+
+    def private_copy(self) -> Strategy:
+        clone = super().private_copy()
+        clone.values = {k: replace(v) for k, v in self.values.items()}  # retiring changes one
+        return clone
 
     def define_value(self, key: str, name: str, description: str | None) -> None:
         if key in self.values:

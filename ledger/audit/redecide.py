@@ -152,7 +152,10 @@ def decide(
     """Run the live handler on the replayed state: its decision, or its refusal."""
     handler = HANDLERS[type(command)].handler
     meta = EventMetadata(
-        invocation.received_at, str(invocation.command_id), invocation.correlation_id
+        invocation.received_at,
+        str(invocation.command_id),
+        invocation.correlation_id,
+        sealed=False,
     )
     with event_metadata(meta):
         try:
