@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ledger.aggregates.award import PointsAwarded
 from ledger.audit.integrity import check
 from ledger.audit.problems import Problem
 from ledger.audit.redecide import compare, decide, invocation_of, reconstruct, recorded_commands
@@ -84,6 +85,23 @@ def verify(
         store, progress=(lambda p: progress("decisions", p)) if progress else None
     ):
         command = reconstruct(recorded)
+        if (
+            command is None
+            and recorded.of(PointsAwarded)
+            and _in_scope(recorded.first, tenant, start, end)
+        ):
+            # Points no recorded command gives (a copied or forged award).
+            result.problems.extend(
+                Problem(
+                    "award_differs",
+                    position,
+                    str(award.originator_id),
+                    "an award without the behavior or adjustment that gives it",
+                    award.tenant_id,
+                )
+                for award, position in zip(recorded.events, recorded.positions, strict=True)
+                if isinstance(award, PointsAwarded)
+            )
         if command is not None and _in_scope(recorded.first, tenant, start, end):
             invocation = invocation_of(recorded)
             state.position = recorded.position - 1
