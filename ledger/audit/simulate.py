@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ledger.aggregates.award import PointsAwarded
 from ledger.aggregates.base import LedgerAggregate
 from ledger.aggregates.campaign import Campaign
+from ledger.aggregates.completion import Completion, CompletionRecorded
 from ledger.aggregates.mission import Mission
 from ledger.aggregates.strategy import target_weights
 from ledger.aggregates.tenant import Tenant
@@ -68,6 +69,7 @@ class Change(BaseModel):
     strategy: StrategyChange | None = None
 
     def overlay(self, aggregate: LedgerAggregate) -> LedgerAggregate:
+        """The aggregate as the change has it (loaded by a re-decided handler)."""
         if isinstance(aggregate, Mission) and aggregate.definition is not None:
             change = self.missions.get(aggregate.definition.mission_id)
             if change is not None:
@@ -132,6 +134,17 @@ def _redecide(
 ) -> dict[str, dict[str, Any]]:
     """Recorded award event id -> the points and rule the changed rules give instead."""
     patches: dict[str, dict[str, Any]] = {}
+    # A pending completion repriced when recorded is approved at its new price.
+    repriced: dict[uuid.UUID, dict[str, Any]] = {}
+
+    def overlay(aggregate: LedgerAggregate) -> LedgerAggregate:
+        aggregate = change.overlay(aggregate)
+        if isinstance(aggregate, Completion) and aggregate.recorded is not None:
+            price = repriced.get(aggregate.recorded.completion_id)
+            if price is not None:
+                aggregate.recorded = aggregate.recorded.model_copy(update=price)
+        return aggregate
+
     state = ReplayedState()
     for recorded in recorded_commands(store):
         command = reconstruct(recorded)
@@ -141,9 +154,17 @@ def _redecide(
             and _in_period(recorded, lo, hi)
         ):
             state.position = recorded.position - 1
-            outcome = decide(state, command, invocation_of(recorded), change.overlay)
+            outcome = decide(state, command, invocation_of(recorded), overlay)
             if not isinstance(outcome, Exception):
-                theirs = [e for e in decided_events(outcome) if isinstance(e, PointsAwarded)]
+                decided = decided_events(outcome)
+                for mine_c, new_c in zip(
+                    recorded.of(CompletionRecorded),
+                    [e for e in decided if isinstance(e, CompletionRecorded)],
+                    strict=False,
+                ):
+                    price = {"points": new_c.points, "rule": new_c.rule}
+                    repriced[mine_c.completion_id] = price
+                theirs = [e for e in decided if isinstance(e, PointsAwarded)]
                 for mine, new in zip(recorded.of(PointsAwarded), theirs, strict=False):
                     if (mine.points, mine.rule) != (new.points, new.rule):
                         patches[str(mine.event_id)] = {"points": new.points, "rule": new.rule}

@@ -307,9 +307,11 @@ def member_points(
 ) -> dict[str, Any]:
     """Every award and reversal of the member, each with its whole chain; they sum to the
     balance (a reversal is its own entry of minus the award's points)."""
+    # A member recorded after `as_of` did not exist then (time travel answers 404 too).
     known = con.execute(
-        "SELECT 1 FROM member_profiles WHERE tenant_id = ? AND member_id = ?",
-        [tenant_id, member_id],
+        "SELECT 1 FROM member_profiles WHERE tenant_id = $tenant AND member_id = $member "
+        + recorded_cut(as_of is not None),
+        _params(tenant_id, as_of, member=member_id),
     ).fetchone()
     if known is None:
         raise NotFound(f"no member {member_id!r}")
