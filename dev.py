@@ -4,6 +4,7 @@
     python3 dev.py demo    # create .venv, install, run `ledger demo`
     python3 dev.py test    # create .venv, install with test extras, run the whole test suite
     python3 dev.py check   # ruff and mypy
+    python3 dev.py bench [--quick|--smoke]   # the performance table (bench/, docs/performance.md)
     python3 dev.py ledger ARGS...   # any ledger command inside the venv
 
 The venv is (re)installed only when pyproject.toml changed since the last install.
@@ -54,7 +55,7 @@ def run(*argv: str) -> int:
 
 def main() -> int:
     task, *rest = sys.argv[1:] or ["help"]
-    if task not in {"demo", "test", "check", "ledger"}:
+    if task not in {"demo", "test", "check", "ledger", "bench"}:
         print(__doc__)
         return 0 if task == "help" else 2
     ensure_venv()
@@ -62,6 +63,8 @@ def main() -> int:
         return run(str(BIN / "ledger"), "demo", *rest)
     if task == "ledger":
         return run(str(BIN / "ledger"), *rest)
+    if task == "bench":
+        return run(str(BIN / "python"), "-m", "bench", *rest)
     if task == "check":
         lint = run(str(BIN / "ruff"), "check", ".")
         types = run(str(BIN / "mypy"))

@@ -1,20 +1,32 @@
-"""The bare baseline: a FastAPI endpoint that validates a small body and answers JSON."""
+"""The bare baseline: FastAPI + uvicorn validating exactly the body the ledger validates
+for POST /v1/recognitions (the same pydantic command, strict JSON, as
+ledger/api/commands.py builds it), answering the same shape, storing nothing.
+
+    python -m uvicorn bench.bare_app:app --port 8001
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-from pydantic import BaseModel
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from ledger.commands.recognitions import GiveRecognition
 
 app = FastAPI()
 
 
-class Body(BaseModel):
-    from_member: str
-    to_member: str
-    value: str
-    points: int
-
-
 @app.post("/v1/recognitions", status_code=201)
-def recognize(body: Body) -> dict[str, object]:
-    return {"recognition_id": "x", "points": body.points, "position": 0}
+async def recognize(request: Request) -> JSONResponse:
+    try:
+        command = GiveRecognition.model_validate_json(await request.body(), strict=True)
+    except ValidationError as error:
+        return JSONResponse(
+            {"status": 422, "errors": error.errors(include_url=False, include_context=False)}, 422
+        )
+    return JSONResponse({"recognition_id": "x", "points": command.points, "position": 0}, 201)
+
+
+@app.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}

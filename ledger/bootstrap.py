@@ -20,7 +20,12 @@ def open_projection(
     settings: Settings, ledger: Ledger, path: Path | None = None, owner: str | None = None
 ) -> Projection:
     """The projection file; `owner` (serve, project) claims it for this process's lifetime."""
-    return Projection(path or settings.projection_path, ledger.personal.decrypt, owner)
+    return Projection(
+        path or settings.projection_path,
+        ledger.personal.decrypt,
+        owner,
+        settings.duckdb_memory_limit,
+    )
 
 
 def snapshot_path(settings: Settings) -> Path:

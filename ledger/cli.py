@@ -44,11 +44,17 @@ def refuse(message: str, code: int = 1) -> typer.Exit:
 
 
 def stop_on_sigterm(stopping: Any = None) -> Any:
-    """A polite stop (SIGTERM from a supervisor, or Ctrl-C) sets an Event the loop watches."""
+    """A polite stop (SIGTERM from a supervisor, or Ctrl-C) sets an Event the loop watches.
+
+    SIGUSR1 prints every thread's stack to stderr: what a process that does not stop is
+    waiting for, without stopping it.
+    """
+    import faulthandler
     import signal
     import threading
 
     stopping = stopping or threading.Event()
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
 
     def stop(*_: Any) -> None:
         stopping.set()
@@ -80,6 +86,7 @@ def _exit_cleanly(*_: Any) -> None:
 
 
 def _serve(settings: Settings, host: str, port: int, banner: list[str] | None = None) -> None:
+    import faulthandler
     import signal
 
     import uvicorn
@@ -88,6 +95,7 @@ def _serve(settings: Settings, host: str, port: int, banner: list[str] | None = 
     from ledger.logs import mask
     from ledger.projections.files import ProjectionInUse
 
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # see stop_on_sigterm
     try:
         runtime = EmbeddedRuntime(settings)
     except ProjectionInUse as error:
@@ -465,7 +473,7 @@ def rebuild_into(
         replay: Any = (
             kafka_source(settings, projection, until_end=True)
             if source == "kafka"
-            else store_source(ledger, page=50_000)
+            else store_source(ledger, page=10_000)
         )
         if moment is not None:
             replay = RecordedUntil(replay, moment)

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     kafka_topic: str = "ledger.events"
     kafka_partitions: int = 6
     duckdb_path: Path | None = None
+    # DuckDB's memory per projection file ("256MB", "1GB"); past it, work spills to disk.
+    duckdb_memory_limit: str = Field(default="256MB", pattern=r"^\d+(\.\d+)?\s*[KMGT]i?B$")
     # A secret: never printed by repr, at least 24 characters (a guessable token is none).
     operator_token: SecretStr | None = Field(default=None, min_length=24, max_length=512)
     rate_limit: float = 100.0

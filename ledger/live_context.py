@@ -32,9 +32,15 @@ class LiveContext(AggregateContext):
         self.key_issuer = key_issuer
         self.invocation = invocation
         self.tenant_id = invocation.tenant_id
+        # What this invocation loaded: the cache hands out its own objects (no copies), so
+        # a command that fails after changing them evicts them (Ledger._attempt).
+        self.loaded: list[LedgerAggregate] = []
 
     def _get(self, kind: type[A], aggregate_id: uuid.UUID) -> A | None:
-        return self.store.load(kind, aggregate_id)
+        aggregate = self.store.load(kind, aggregate_id)
+        if aggregate is not None:
+            self.loaded.append(aggregate)
+        return aggregate
 
     def award_history(self) -> tuple[int, Iterator[dict[str, Any]]]:
         through = self.store.max_position()

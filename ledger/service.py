@@ -97,15 +97,18 @@ class Ledger:
     # -- state the API's path checks and tools read -------------------------------------
 
     def tenant(self, tenant_id: str) -> Tenant:
+        self.store.sync()
         tenant = self.store.load(Tenant, ids.tenant_aggregate_id(tenant_id))
         if tenant is None:
             raise NotFound(f"no tenant {tenant_id!r}")
         return tenant
 
     def strategy(self, tenant_id: str) -> Strategy:
+        self.store.sync()
         return self.store.load_or_blank(Strategy, Strategy.id_for(tenant_id), tenant_id)
 
     def member(self, tenant_id: str, member_id: str) -> Member | None:
+        self.store.sync()
         return self.store.load(Member, Member.id_for(tenant_id, member_id))
 
     # -- commands ---------------------------------------------------------------------------
@@ -137,6 +140,7 @@ class Ledger:
     def _attempt(
         self, handler: Any, command: Command, invocation: Invocation, fingerprint: str
     ) -> Outcome:
+        self.store.sync()  # decide on everything committed before this attempt began
         record = self._idempotency_record(invocation)
         if record is not None:
             live = record.live_outcome(invocation.received_at)
@@ -151,11 +155,32 @@ class Ledger:
             str(invocation.command_id),
             invocation.correlation_id or str(invocation.command_id),
         )
+        context = LiveContext(self.store, self.personal, invocation, self.new_api_key)
+        try:
+            recordings, events, decision = self._decide_and_record(
+                handler, command, invocation, fingerprint, record, context, meta
+            )
+        except BaseException:
+            # Loaded aggregates are the cache's own objects: whatever the command changed
+            # in them before failing must not be what the next command decides on.
+            self.store.evict(a.id for a in [*context.loaded, *([record] if record else [])])
+            raise
+        position = recordings[-1].notification.id if events and recordings else None
+        return Outcome(decision.result, position, type(command).accepted_status == 201)
+
+    def _decide_and_record(
+        self,
+        handler: Any,
+        command: Command,
+        invocation: Invocation,
+        fingerprint: str,
+        record: IdempotencyRecord | None,
+        context: LiveContext,
+        meta: EventMetadata,
+    ) -> tuple[list[Any], list[Any], Decision]:
         with event_metadata(meta):
             try:
-                decision: Decision = handler(
-                    command, LiveContext(self.store, self.personal, invocation, self.new_api_key)
-                )
+                decision: Decision = handler(command, context)
             except LedgerError as refusal:
                 if record is not None:
                     self._remember(record, invocation, fingerprint, {"refused": refusal.to_dict()})
@@ -184,8 +209,7 @@ class Ledger:
                 )
             # The idempotency record goes first, so the last recording is the command's.
             recordings = self.store.append(*([record] if record else []), *decision.aggregates)
-        position = recordings[-1].notification.id if events and recordings else None
-        return Outcome(decision.result, position, type(command).accepted_status == 201)
+        return recordings, events, decision
 
     def _idempotency_record(self, invocation: Invocation) -> IdempotencyRecord | None:
         if not invocation.idempotency_key:

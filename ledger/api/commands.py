@@ -8,6 +8,7 @@ the body; its schema is still published in OpenAPI from the command model.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import uuid
@@ -19,7 +20,6 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
 
 from ledger import ids
 from ledger.aggregates.award import Award
@@ -41,6 +41,7 @@ from ledger.commands.strategy import DefineValue, RetireValue, ReviseStrategy
 from ledger.commands.tenancy import ChangeSettings, CreateTenant, IssueApiKey
 from ledger.errors import Invalid, NotFound
 from ledger.service import Ledger, Outcome
+from ledger.writer import Writer
 
 MAX_BODY = 64 * 1024
 PathCheck = Callable[[Ledger, str, dict[str, str]], bool]
@@ -225,37 +226,49 @@ def answer(outcome: Outcome) -> JSONResponse:
 
 
 def endpoint(
-    route: Route, ledger: Ledger, auth: Authenticator, record: Callable[[str, str], None]
+    route: Route,
+    ledger: Ledger,
+    writer: Writer,
+    auth: Authenticator,
+    record: Callable[[str, str], None],
 ) -> Callable[..., Any]:
     roles = HANDLERS[route.command].roles
 
     async def run(request: Request) -> JSONResponse:
-        # Anything that may read the store runs off the event loop: a store that is slow
-        # or gone must hold up this request only, never the whole server.
-        caller = await run_in_threadpool(auth.caller, request, roles)
-        body = await read_json_object(request)
-        path = dict(request.path_params)
-        if route.path_check and not await run_in_threadpool(
-            route.path_check, ledger, caller.tenant_id, path
-        ):
-            raise NotFound(f"nothing at {request.url.path}")
-        command = build_command(route, path, body)
-        key = header(request, "Idempotency-Key", IDEMPOTENCY_KEY)
-        correlation_id = header(request, "X-Correlation-Id", CORRELATION_ID)
+        # The body is read on the event loop (bounded by MAX_BODY); its refusal waits until
+        # the caller is known, so the order of refusals stays 401/403 before 413/415/400.
         try:
-            result = await run_in_threadpool(
-                ledger.execute,
-                command,
-                caller,
-                idempotency_key=key,
-                fingerprint=fingerprint(request.method, request.url.path, body),
-                correlation_id=correlation_id,
-            )
-        except Exception:
-            record(route.command.__name__, "refused")
-            raise
-        record(route.command.__name__, "accepted")
-        return answer(result)
+            body: dict[str, Any] = await read_json_object(request)
+            unreadable: Exception | None = None
+        except (Problem, Invalid) as error:
+            body, unreadable = {}, error
+
+        def handle() -> Outcome:
+            # On the writer's thread: authentication, path checks and the command read
+            # the store there, never on the event loop (a slow store holds up commands
+            # only), and the command's events join the writer's next group commit.
+            caller = auth.caller(request, roles)
+            if unreadable is not None:
+                raise unreadable
+            path = dict(request.path_params)
+            if route.path_check and not route.path_check(ledger, caller.tenant_id, path):
+                raise NotFound(f"nothing at {request.url.path}")
+            command = build_command(route, path, body)
+            try:
+                outcome = ledger.execute(
+                    command,
+                    caller,
+                    idempotency_key=header(request, "Idempotency-Key", IDEMPOTENCY_KEY),
+                    fingerprint=fingerprint(request.method, request.url.path, body),
+                    correlation_id=header(request, "X-Correlation-Id", CORRELATION_ID),
+                )
+            except Exception:
+                record(route.command.__name__, "refused")
+                raise
+            record(route.command.__name__, "accepted")
+            return outcome
+
+        return answer(await asyncio.wrap_future(writer.submit(handle)))
 
     return run
 
@@ -263,6 +276,7 @@ def endpoint(
 def install(
     app: FastAPI,
     ledger: Ledger,
+    writer: Writer,
     auth: Authenticator,
     record: Callable[[str, str], None],
     responses: dict[int | str, Any],
@@ -271,7 +285,7 @@ def install(
         status = route.command.accepted_status
         app.add_api_route(
             route.path,
-            endpoint(route, ledger, auth, record),
+            endpoint(route, ledger, writer, auth, record),
             methods=[route.method],
             summary=route.summary,
             status_code=status,
@@ -290,7 +304,9 @@ def install(
         caller = auth.operator(request)
         body = await read_json_object(request)
         command = build_command(Route("POST", "/v1/tenants", CreateTenant, ""), {}, body)
-        return answer(await run_in_threadpool(ledger.execute, command, caller))
+        return answer(
+            await asyncio.wrap_future(writer.submit(lambda: ledger.execute(command, caller)))
+        )
 
     app.add_api_route(
         "/v1/tenants",

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.errors import Conflict, Forbidden, Invalid, LedgerError, NotFound, Unauthenticated
 from ledger.projections.database import ProjectionUnavailable
+from ledger.writer import WriterBusy
 
 log = logging.getLogger("ledger.api")
 
@@ -49,6 +50,7 @@ STORE_UNAVAILABLE: tuple[type[Exception], ...] = (
     psycopg.OperationalError,
     psycopg.InterfaceError,
     sqlite3.OperationalError,
+    WriterBusy,
 )
 # Seconds a client should wait before retrying: a restarted PostgreSQL is usually back
 # within seconds, and the connection pools reconnect on their own.

@@ -33,8 +33,17 @@ log = get_logger("ledger.projections")
 STORAGE_VERSION = "v1.4.0"
 STORAGE_TAG = "v1.4.0+"
 STORAGE: dict[str, str | bool | int | float | list[str]] = {
-    "storage_compatibility_version": STORAGE_VERSION
+    "storage_compatibility_version": STORAGE_VERSION,
+    # The team-at-occurred_at join is an ASOF join; DuckDB would run it as a nested
+    # loop when it underestimates the left side (a batch's few awards), which costs
+    # awards x team moves. The real ASOF operator costs a sort of each side instead.
+    "asof_loop_join_threshold": 0,
+    # One thread: in `ledger serve` the other core answers HTTP. Memory bounded: a rebuild
+    # of millions of events spills to disk instead of growing (DuckDB's default is 80 %
+    # of the machine's memory).
+    "threads": 1,
 }
+DEFAULT_MEMORY_LIMIT = "256MB"
 
 # Errors of the surroundings, not of the file: moving the file aside would not help.
 ENVIRONMENTAL = (
@@ -55,8 +64,11 @@ class ProjectionUnavailable(Exception):
 class ProjectionDatabase:
     """One DuckDB file (or `:memory:`), owned by this process when `owner` is given."""
 
-    def __init__(self, path: Path, owner: str | None = None) -> None:
+    def __init__(
+        self, path: Path, owner: str | None = None, memory_limit: str | None = None
+    ) -> None:
         self.path = path
+        self.config = STORAGE | {"memory_limit": memory_limit or DEFAULT_MEMORY_LIMIT}
         self.in_memory = str(path) == ":memory:"
         # Set when the file had to be started afresh: queries wait until it caught up.
         self.catching_up = False
@@ -82,14 +94,14 @@ class ProjectionDatabase:
     # -- opening --------------------------------------------------------------------------
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
-        con = duckdb.connect(str(self.path), config=STORAGE)
+        con = duckdb.connect(str(self.path), config=self.config)
         self.path.chmod(0o600)  # a company's data: its owner's only
         schema.create(con)
         return con
 
     def _open(self) -> duckdb.DuckDBPyConnection:
         if self.in_memory:
-            con = duckdb.connect(":memory:")
+            con = duckdb.connect(":memory:", config=self.config)
             schema.create(con)
             return con
         try:
@@ -255,7 +267,9 @@ def _is_empty(con: duckdb.DuckDBPyConnection) -> bool:
     """Nothing applied yet, or a deferred derivation a killed run left pending."""
     if con.execute("SELECT 1 FROM deferred_derivations LIMIT 1").fetchall():
         return True
-    return not con.execute("SELECT 1 FROM projection_meta LIMIT 1").fetchall() and not (
+    # The layout's own stamp (schema_version) is not something applied.
+    applied = "SELECT 1 FROM projection_meta WHERE key <> 'schema_version' LIMIT 1"
+    return not con.execute(applied).fetchall() and not (
         con.execute("SELECT 1 FROM tenant_positions LIMIT 1").fetchall()
     )
 

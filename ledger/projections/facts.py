@@ -1,7 +1,10 @@
 """Envelopes to fact rows: the only per-event Python work of the projector (decoding).
 
 A FactBatch collects rows per table, the last state of each upserted key,
-and per tenant the earliest moment whose periods the batch can change.
+and per tenant what the batch can change in the derived rows: its new awards
+(added to their days), the moments of its reversals (their days re-derived),
+and the earliest moment from which a team move or a strategy revision
+changes everything after it.
 """
 
 from __future__ import annotations
@@ -36,8 +39,12 @@ class FactBatch:
     missions_archived: dict[tuple[str, str], Row] = field(default_factory=dict)
     campaigns: list[Row] = field(default_factory=list)
     winners: dict[tuple[str, str], Row] = field(default_factory=dict)
-    # tenant -> earliest ISO instant whose periods this batch may change
+    # tenant -> earliest ISO instant from which this batch may change every later period
     since: dict[str, str] = field(default_factory=dict)
+    # tenant -> minutes (ISO) of reversals: their days are re-derived from the facts
+    moments: dict[str, set[str]] = field(default_factory=dict)
+    # False in a deferred batch (a rebuild): `finish` derives everything at the end
+    derive: bool = True
     positions: dict[str, int] = field(default_factory=dict)
 
     def touch(self, tenant_id: str, moment: str) -> None:
@@ -47,6 +54,47 @@ class FactBatch:
         current = self.since.get(tenant_id)
         if current is None or floor < current:
             self.since[tenant_id] = floor
+
+    def touch_day(self, tenant_id: str, moment: str) -> None:
+        # To the minute: every timezone's days begin on a whole minute, so the floored
+        # moment lies in the same local day; a batch's awards share few minutes.
+        self.moments.setdefault(tenant_id, set()).add(moment[:16] + ":00")
+
+    def earliest(self) -> dict[str, str]:
+        """Per tenant, the earliest moment the batch changes anything from."""
+        earliest = dict(self.since)
+        firsts = [(t, min(m)) for t, m in self.moments.items()]
+        firsts += [(a["tenant_id"], str(a["occurred_at"])[:19]) for a in self.awards]
+        for tenant_id, first in firsts:
+            if tenant_id not in earliest or first < earliest[tenant_id]:
+                earliest[tenant_id] = first
+        return earliest
+
+    def added(self) -> list[Row]:
+        """The batch's new awards, added to the rollups of their days."""
+        return [
+            {
+                "tenant_id": a["tenant_id"],
+                "position": a["position"],
+                "occurred_at": a["occurred_at"],
+            }
+            for a in self.awards
+        ]
+
+    def affected(self) -> list[Row]:
+        """(tenant, since, until) ranges of instants whose local days must be re-derived;
+        `until` None is open-ended."""
+        ranges: list[Row] = [
+            {"tenant_id": t, "since": s, "until": None} for t, s in self.since.items()
+        ]
+        for tenant_id, moments in self.moments.items():
+            since = self.since.get(tenant_id)
+            ranges.extend(
+                {"tenant_id": tenant_id, "since": m, "until": m}
+                for m in sorted(moments)
+                if since is None or m < since
+            )
+        return ranges
 
     def add(self, envelope: Row, decrypt: Decrypt | None) -> None:
         tenant_id = envelope["tenant_id"]
@@ -95,7 +143,6 @@ def _award(batch: FactBatch, env: Row, p: Row, _: Decrypt | None) -> None:
             "command": orjson.dumps(p["command"]).decode(),
         }
     )
-    batch.touch(env["tenant_id"], p["occurred_at"])
 
 
 def _reversed(batch: FactBatch, env: Row, p: Row, _: Decrypt | None) -> None:
@@ -113,8 +160,8 @@ def _reversed(batch: FactBatch, env: Row, p: Row, _: Decrypt | None) -> None:
             "command": orjson.dumps(p["command"]).decode(),
         }
     )
-    # The award's periods change: they are recomputed as if it had not counted.
-    batch.touch(env["tenant_id"], p["occurred_at"])
+    # The award's day changes: it is re-derived as if the award had not counted.
+    batch.touch_day(env["tenant_id"], p["occurred_at"])
 
 
 def _joined(batch: FactBatch, env: Row, p: Row, decrypt: Decrypt | None) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,17 +23,36 @@ from ledger.projections import schema
 from ledger.projections.database import ProjectionDatabase, ProjectionUnavailable
 from ledger.projections.facts import EPOCH, Decrypt, FactBatch, Row
 from ledger.projections.files import remove_stale_temporaries
-from ledger.projections.sql import ALIGNMENT, HEATMAP, LEADERBOARD_WEEKLY, base_ctes, with_ctes
+from ledger.projections.sql import (
+    ALIGNMENT_FIGURES,
+    ALIGNMENT_FROM_DAILY,
+    HEATMAP,
+    LEADERBOARD_WEEKLY,
+    REV,
+    ROLLUPS,
+    TOUCHED_AWARDS,
+    base_ctes,
+    with_ctes,
+)
 
 log = get_logger("ledger.projections")
 T = TypeVar("T")
 
 AFFECTED_TENANTS = "tenant_id IN (SELECT tenant_id FROM affected)"
-# A month can start up to 31 days before the earliest change; 32 covers any timezone.
+# The awards of the affected days: a local day starts less than a day before any of
+# its instants, in every timezone.
 AFFECTED_AWARDS = (
-    "a.occurred_at >= (SELECT x.since FROM affected x "
-    "WHERE x.tenant_id = a.tenant_id) - INTERVAL 32 DAY"
+    "a.occurred_at >= (SELECT min(x.since) FROM affected x "
+    "WHERE x.tenant_id = a.tenant_id) - INTERVAL 1 DAY"
 )
+
+
+def _in_affected(alias: str, day: str, lo: str = "lo_day", hi: str = "hi_day") -> str:
+    """Is `alias`.`day` (a local date) inside one of its tenant's affected ranges?"""
+    return (
+        f"EXISTS (SELECT 1 FROM affected x WHERE x.tenant_id = {alias}.tenant_id "
+        f"AND {day} BETWEEN x.{lo} AND x.{hi})"
+    )
 
 
 class Projection:
@@ -43,7 +63,11 @@ class Projection:
     """
 
     def __init__(
-        self, path: str | Path, decrypt: Decrypt | None = None, owner: str | None = None
+        self,
+        path: str | Path,
+        decrypt: Decrypt | None = None,
+        owner: str | None = None,
+        memory_limit: str | None = None,
     ) -> None:
         self.path = Path(path)
         self.decrypt = decrypt
@@ -55,7 +79,7 @@ class Projection:
         self._snapshot_lock = threading.Lock()
         # Set by a rewrite that erased a forgotten member: the snapshot is due at once.
         self.erased_since_snapshot = False
-        self.db = ProjectionDatabase(self.path, owner)
+        self.db = ProjectionDatabase(self.path, owner, memory_limit)
         self._applied_seen = 0  # the last applied position read (lag while the file is down)
 
     @property
@@ -166,8 +190,8 @@ class Projection:
             con.execute("BEGIN TRANSACTION")
             try:
                 if defer:
-                    _defer(con, batch.since)
-                    batch.since = {}
+                    _defer(con, batch.earliest())
+                    batch.derive = False
                 else:
                     # Derivations a killed deferred run left pending are done now, with these.
                     for tenant_id, since in _take_deferred(con).items():
@@ -268,8 +292,10 @@ class Projection:
             ("tenant_id", "campaign_id"),
             "declared_winners = b.declared_winners",
         )
-        if batch.since:
-            self._recompute(con, [{"tenant_id": t, "since": s} for t, s in batch.since.items()])
+        if batch.derive:
+            affected, added = batch.affected(), batch.added()
+            if affected or added:
+                self._recompute(con, affected, added)
         if batch.positions:
             _register(
                 con,
@@ -294,54 +320,54 @@ class Projection:
                 batch.since[tenant_id] = EPOCH
 
     @staticmethod
-    def _recompute(con: duckdb.DuckDBPyConnection, affected: Sequence[Row]) -> None:
-        _register(con, "affected_raw", list(affected))
+    def _recompute(
+        con: duckdb.DuckDBPyConnection,
+        affected: Sequence[Row],
+        added: Sequence[Row] = (),
+    ) -> None:
+        """Bring the derived rows up to date with a batch, at the cost of what it changed.
+
+        `affected`: ranges of instants whose local days are re-derived from the facts (a
+        reversal's day; everything after a team move, a strategy revision, a timezone
+        change). `added`: the batch's new awards ({tenant_id, position, occurred_at}),
+        whose contributions are added to the rollups of their days (outside the
+        re-derived ranges, which already count them). Then the weeks and months holding
+        any changed day are summed again from the rollups, and the running totals move
+        by the difference. A live batch costs its own awards, not its day or history.
+        """
+        _register(con, "affected_raw", list(affected) or [_NO_RANGE])
         con.execute("""
             CREATE OR REPLACE TEMP TABLE affected AS
-            SELECT r.tenant_id, CAST(r.since AS TIMESTAMPTZ) AS since,
-                   CAST(date_trunc('week', timezone(t.timezone, CAST(r.since AS TIMESTAMPTZ)))
-                        AS DATE) AS since_week,
-                   CAST(date_trunc('month', timezone(t.timezone, CAST(r.since AS TIMESTAMPTZ)))
-                        AS DATE) AS since_month
-            FROM affected_raw r JOIN tenants t USING (tenant_id)""")
+            SELECT tenant_id, since, lo_day, hi_day,
+                   CAST(date_trunc('week', lo_day) AS DATE) AS lo_week,
+                   CAST(date_trunc('week', hi_day) AS DATE) AS hi_week,
+                   CAST(date_trunc('month', lo_day) AS DATE) AS lo_month,
+                   CAST(date_trunc('month', hi_day) AS DATE) AS hi_month
+            FROM (
+                SELECT r.tenant_id, CAST(r.since AS TIMESTAMPTZ) AS since,
+                       CAST(timezone(t.timezone, CAST(r.since AS TIMESTAMPTZ)) AS DATE)
+                         AS lo_day,
+                       coalesce(CAST(timezone(t.timezone, CAST(r.until AS TIMESTAMPTZ)) AS DATE),
+                                DATE '9999-12-31') AS hi_day
+                FROM affected_raw r JOIN tenants t USING (tenant_id))""")
         con.unregister("affected_raw")
-        ctes = base_ctes(AFFECTED_TENANTS, AFFECTED_AWARDS)
-        since_week = (
-            "week_start >= (SELECT x.since_week FROM affected x "
-            "WHERE x.tenant_id = attributed.tenant_id)"
-        )
-        con.execute(
-            "DELETE FROM leaderboard_weekly USING affected WHERE "
-            "leaderboard_weekly.tenant_id = affected.tenant_id "
-            "AND leaderboard_weekly.week_start >= affected.since_week"
-        )
-        con.execute(
-            "INSERT INTO leaderboard_weekly BY NAME "
-            + with_ctes(ctes, LEADERBOARD_WEEKLY.format(where=since_week))
-        )
-        con.execute(
-            "DELETE FROM value_heatmap USING affected WHERE "
-            "value_heatmap.tenant_id = affected.tenant_id "
-            "AND value_heatmap.week_start >= affected.since_week"
-        )
-        con.execute(
-            "INSERT INTO value_heatmap BY NAME " + with_ctes(ctes, HEATMAP.format(where=since_week))
-        )
-        con.execute(
-            "DELETE FROM alignment USING affected WHERE "
-            "alignment.tenant_id = affected.tenant_id AND alignment.period_start >= "
-            "CASE WHEN alignment.period = 'week' THEN affected.since_week "
-            "ELSE affected.since_month END"
-        )
-        since_period = (
-            "period_start >= (SELECT CASE WHEN grouped.period = 'week' "
-            "THEN x.since_week ELSE x.since_month END FROM affected x "
-            "WHERE x.tenant_id = grouped.tenant_id)"
-        )
-        con.execute(
-            "INSERT INTO alignment BY NAME "
-            + with_ctes(ctes + ALIGNMENT.format(where=since_period), "")
-        )
+        # Constant lower bounds let DuckDB skip whole row groups (zone maps): rows are
+        # appended roughly in time order, so old history is never read. A local day
+        # starts at most a day before the UTC date of any of its instants.
+        moments = [r["since"] for r in affected] + [str(a["occurred_at"]) for a in added]
+        first = datetime.fromisoformat(min(moments)[:19]).date()
+        day0 = first - timedelta(days=1)
+        bound = {
+            "awards": f"a.occurred_at >= TIMESTAMPTZ '{day0 - timedelta(days=1)}'",
+            "day": f"day >= DATE '{day0}'",
+            "week": f"day >= DATE '{day0 - timedelta(days=7)}'",
+            "month": f"day >= DATE '{day0 - timedelta(days=31)}'",
+        }
+        if affected:
+            _rederive_days(con, bound)
+        if added:
+            _add_awards(con, bound, added)
+        _sum_periods(con, bound)
 
     def finish(self) -> None:
         """Recompute the derived tables deferred by `apply(defer=True)`."""
@@ -350,8 +376,10 @@ class Projection:
             try:
                 pending = _take_deferred(self.con)
                 if pending:
+                    _order_awards(self.con)
                     self._recompute(
-                        self.con, [{"tenant_id": t, "since": s} for t, s in pending.items()]
+                        self.con,
+                        [{"tenant_id": t, "since": s, "until": None} for t, s in pending.items()],
                     )
                 self.con.execute("COMMIT")
             except BaseException:
@@ -365,6 +393,7 @@ class Projection:
         with self.lock:
             for table in schema.DATA_TABLES:
                 self.con.execute(f"DELETE FROM {table}")
+            schema.stamp(self.con)
 
     def publish_snapshot(self, target: str | Path) -> Path:
         """Atomically replace `target` with a consistent copy analysts can open read-only.
@@ -388,6 +417,159 @@ class Projection:
     def stale_snapshot_files(self, target: Path) -> None:
         """Remove temporaries a killed publisher left (the owner calls this at start)."""
         remove_stale_temporaries(target.parent, target.name)
+
+
+_NO_RANGE: Row = {"tenant_id": "", "since": EPOCH, "until": EPOCH}
+
+
+def _rederive_days(con: duckdb.DuckDBPyConnection, bound: dict[str, str]) -> None:
+    """Replace the rollups of the affected days with a derivation from the facts."""
+    ctes = base_ctes(AFFECTED_TENANTS, f"{bound['awards']} AND {AFFECTED_AWARDS}")
+    in_days = _in_affected("a", "a.local_date")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE touched AS "
+        + with_ctes(ctes, TOUCHED_AWARDS.format(where=in_days))
+    )
+    for table, derive in ROLLUPS:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE new_{table} AS {derive}")
+    old_days = f"{bound['day']} AND {_in_affected('d', 'd.day')}"
+    # The running totals move by (new - old) of the re-derived days.
+    _move_totals(con, old_days)
+    for table, _ in ROLLUPS:
+        con.execute(f"DELETE FROM {table} d WHERE {old_days}")
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM new_{table}")
+    _drop_scratch(con)
+
+
+def _add_awards(
+    con: duckdb.DuckDBPyConnection, bound: dict[str, str], added: Sequence[Row]
+) -> None:
+    """Add new awards to the rollups of their days (days being re-derived excluded), and
+    mark those days affected so their weeks and months are summed again."""
+    _register(con, "added_awards", list(added))
+    # The batch's awards are the newest rows: a constant position range reads only them.
+    first, last = min(a["position"] for a in added), max(a["position"] for a in added)
+    ctes = base_ctes(
+        "tenant_id IN (SELECT tenant_id FROM added_awards)",
+        f"a.position BETWEEN {int(first)} AND {int(last)} "
+        "AND a.position IN (SELECT position FROM added_awards)",
+    )
+    outside = f"NOT {_in_affected('a', 'a.local_date')}"
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE touched AS "
+        + with_ctes(ctes, TOUCHED_AWARDS.format(where=outside))
+    )
+    con.unregister("added_awards")
+    for table, derive in ROLLUPS:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE new_{table} AS {derive}")
+    _move_totals(con, "FALSE")  # only additions: nothing old is replaced
+    same_day = (
+        "{bound} AND EXISTS (SELECT 1 FROM new_daily_points n "
+        "WHERE n.tenant_id = d.tenant_id AND n.day = d.day)"
+    ).format(bound=bound["day"])
+    for table, keys, sums in _ROLLUP_COLUMNS:
+        totals = ", ".join(f"sum({c}) AS {c}" for c in sums)
+        columns = ", ".join((*keys, *sums))
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE merged AS
+            SELECT {", ".join(keys)}, {totals} FROM (
+                SELECT {columns} FROM {table} d WHERE {same_day}
+                UNION ALL SELECT {columns} FROM new_{table}) GROUP BY ALL""")
+        con.execute(f"DELETE FROM {table} d WHERE {same_day}")
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM merged")
+    con.execute("DROP TABLE merged")
+    con.execute("""
+        INSERT INTO affected
+        SELECT DISTINCT tenant_id, NULL, day, day,
+               CAST(date_trunc('week', day) AS DATE), CAST(date_trunc('week', day) AS DATE),
+               CAST(date_trunc('month', day) AS DATE), CAST(date_trunc('month', day) AS DATE)
+        FROM new_daily_points""")
+    _drop_scratch(con)
+
+
+# Each rollup's key and summed columns (for adding new awards to existing rows).
+_ROLLUP_COLUMNS = (
+    (
+        "daily_points",
+        ("tenant_id", "day", "member_id", "team", "version"),
+        ("points", "behaviors", "behavior_points"),
+    ),
+    (
+        "daily_values",
+        ("tenant_id", "day", "member_id", "team", "version", "value"),
+        ("behaviors", "points", "share", "share_points"),
+    ),
+    ("team_days", ("tenant_id", "day", "team", "version"), ("behaviors", "points")),
+    (
+        "team_day_values",
+        ("tenant_id", "day", "team", "version", "value"),
+        ("behaviors", "points", "share", "share_points"),
+    ),
+)
+
+
+def _move_totals(con: duckdb.DuckDBPyConnection, old_days: str) -> None:
+    """member_totals += new rollups - the old rollups they replace (`old_days`)."""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE totals_delta AS
+        SELECT tenant_id, member_id, coalesce(team, '') AS team, '' AS value, points
+          FROM new_daily_points
+        UNION ALL SELECT tenant_id, member_id, coalesce(team, ''), '', -points
+          FROM daily_points d WHERE {old_days}
+        UNION ALL SELECT tenant_id, member_id, coalesce(team, ''), value, points
+          FROM new_daily_values
+        UNION ALL SELECT tenant_id, member_id, coalesce(team, ''), value, -points
+          FROM daily_values d WHERE {old_days}""")
+    con.execute("""
+        INSERT INTO member_totals
+        SELECT tenant_id, member_id, team, value, sum(points) FROM totals_delta
+        GROUP BY ALL HAVING sum(points) <> 0
+        ON CONFLICT (tenant_id, member_id, team, value)
+        DO UPDATE SET points = member_totals.points + excluded.points""")
+
+
+def _drop_scratch(con: duckdb.DuckDBPyConnection) -> None:
+    for table in ("touched", "totals_delta", *(f"new_{t}" for t, _ in ROLLUPS)):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _sum_periods(con: duckdb.DuckDBPyConnection, bound: dict[str, str]) -> None:
+    """Weeks and months holding an affected day, summed again from the rollups."""
+    in_weeks = _in_affected("d", "CAST(date_trunc('week', d.day) AS DATE)", "lo_week", "hi_week")
+    old_weeks = _in_affected("t", "t.week_start", "lo_week", "hi_week")
+    for table, derive in (("leaderboard_weekly", LEADERBOARD_WEEKLY), ("value_heatmap", HEATMAP)):
+        con.execute(f"DELETE FROM {table} t WHERE {old_weeks}")
+        con.execute(
+            f"INSERT INTO {table} BY NAME " + derive.format(where=f"{bound['week']} AND {in_weeks}")
+        )
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE affected_periods AS
+        SELECT tenant_id, 'week' AS period, lo_week AS lo, hi_week AS hi FROM affected
+        UNION ALL SELECT tenant_id, 'month', lo_month, hi_month FROM affected""")
+    in_periods = (
+        "EXISTS (SELECT 1 FROM affected_periods x WHERE x.tenant_id = {t}.tenant_id "
+        "AND x.period = {t}.period AND {t}.period_start BETWEEN x.lo AND x.hi)"
+    )
+    con.execute("DELETE FROM alignment t WHERE " + in_periods.format(t="t"))
+    inputs = ALIGNMENT_FROM_DAILY.format(
+        tenants=AFFECTED_TENANTS, days=bound["month"], where=in_periods.format(t="g")
+    )
+    con.execute(
+        "INSERT INTO alignment BY NAME "
+        + with_ctes(REV.format(tenants=AFFECTED_TENANTS) + inputs + ALIGNMENT_FIGURES, "")
+    )
+
+
+def _order_awards(con: duckdb.DuckDBPyConnection) -> None:
+    """Store awards in (tenant, occurred_at) order after bulk loading: a live batch then
+    reads only the row groups of its days (zone maps), however history arrived."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE awards_in_order AS "
+        "SELECT * FROM awards ORDER BY tenant_id, occurred_at"
+    )
+    con.execute("DELETE FROM awards")
+    con.execute("INSERT INTO awards SELECT * FROM awards_in_order")
+    con.execute("DROP TABLE awards_in_order")
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> list[Any]:

@@ -1,13 +1,15 @@
 """Queries over the projections: leaderboards, heatmap, alignment, points, events feed.
 
-Each query computes from the fact tables with the shared SQL of `sql.py`,
-restricted to one tenant and a window of occurred_at, so time travel
-(`as_of`: only events recorded up to that moment) is the same code with one
-more filter. `at` only picks the period.
+The present is read from the derived rows the projector maintains (daily
+rollups, running totals, the alignment table), so a query costs the size of
+its answer's period, not of the tenant's history. Time travel (`as_of`: only
+events recorded up to that moment) computes from the fact tables with the
+same formulas of `sql.py` and one more filter. `at` only picks the period.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -19,7 +21,15 @@ from ledger.errors import Invalid, NotFound
 from ledger.periods import local_date, local_midnight, month_start, next_month, week_start
 from ledger.personal_data import PREFIX as PERSONAL_PREFIX
 from ledger.projections.facts import Decrypt
-from ledger.projections.sql import ALIGNMENT, HEATMAP, base_ctes, recorded_cut, with_ctes
+from ledger.projections.sql import (
+    ALIGNMENT_FIGURES,
+    ALIGNMENT_FROM_AWARDS,
+    HEATMAP,
+    HEATMAP_FROM_AWARDS,
+    base_ctes,
+    recorded_cut,
+    with_ctes,
+)
 
 TENANT = "tenant_id = $tenant"
 WINDOW = "a.occurred_at >= $lo AND a.occurred_at < $hi"
@@ -30,6 +40,11 @@ def _params(tenant_id: str, as_of: datetime | None, **more: Any) -> dict[str, An
     if as_of is not None:
         params["as_of"] = as_of
     return params
+
+
+def _bound(sql: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters `sql` names (DuckDB refuses unused named parameters)."""
+    return {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
 
 
 def tenant_timezone(con: duckdb.DuckDBPyConnection, tenant_id: str) -> str:
@@ -108,35 +123,21 @@ def leaderboard(
     else:
         start, end = period_bounds(period, at or today(tz, now))
         lo, hi = _utc_window(start, end, tz)
-        params |= {"lo": lo, "hi": hi}
+        params |= {"lo": lo, "hi": hi, "start": start, "end": end}
         period_doc = {"kind": period, "start": start.isoformat(), "end": end.isoformat()}
     if team is not None:
         conditions.append("team = $team")
         params["team"] = team
     if value is not None:
-        conditions.append("kind <> 'adjustment' AND list_contains(\"values\", $value)")
         params["value"] = value
-    where = " AND ".join(conditions) or "TRUE"
-    sql = with_ctes(
-        base_ctes(TENANT, WINDOW, as_of is not None),
-        f"""
-        , scores AS (
-            SELECT member_id, sum(points) AS points FROM attributed WHERE {where}
-            GROUP BY member_id HAVING sum(points) <> 0
-        ), ranked AS (
-            SELECT rank() OVER (ORDER BY points DESC) AS rank, member_id, points FROM scores
-        )
-        SELECT r.rank, r.member_id,
-               CASE WHEN p.forgotten THEN NULL ELSE p.display_name END AS display_name,
-               (SELECT h.team FROM team_hist h WHERE h.member_id = r.member_id
-                  AND h.effective_from <= $now ORDER BY h.effective_from DESC LIMIT 1) AS team,
-               r.points
-        FROM ranked r LEFT JOIN member_profiles p
-          ON p.tenant_id = $tenant AND p.member_id = r.member_id
-        ORDER BY r.points DESC, r.member_id LIMIT $limit""",
-    )
     params |= {"limit": limit, "now": as_of or now}
-    rows = con.execute(sql, params).fetchall()
+    if as_of is None and period != "campaign":
+        sql = _leaderboard_from_rollups(period, conditions, value)
+    else:
+        if value is not None:
+            conditions.append("kind <> 'adjustment' AND list_contains(\"values\", $value)")
+        sql = _leaderboard_from_awards(" AND ".join(conditions) or "TRUE", as_of is not None)
+    rows = con.execute(sql, _bound(sql, params)).fetchall()
     entries = [
         {"rank": r[0], "member_id": r[1], "display_name": r[2], "team": r[3], "points": int(r[4])}
         for r in rows
@@ -146,6 +147,58 @@ def leaderboard(
         "entries": entries,
         "as_of_position": as_of_position(con, tenant_id, as_of),
     }
+
+
+def _leaderboard_from_rollups(period: str, conditions: list[str], value: str | None) -> str:
+    """Scores of the present: the period's daily rollups, or the running totals (all)."""
+    if period == "all":
+        source, where = "member_totals", ["value = " + ("$value" if value else "''")]
+    else:
+        source = "daily_values" if value else "daily_points"
+        where = ["day >= $start AND day < $end"] + (["value = $value"] if value else [])
+    scores = f"""
+        scores AS (
+            SELECT member_id, sum(points) AS points FROM {source}
+            WHERE tenant_id = $tenant AND {" AND ".join(where + conditions)}
+            GROUP BY member_id HAVING sum(points) <> 0
+        )"""
+    team_now = (
+        "team_history h WHERE h.tenant_id = $tenant AND h.member_id = r.member_id "
+        "AND h.effective_from <= $now ORDER BY h.effective_from DESC, h.position DESC"
+    )
+    return f"WITH {scores}" + _RANKED.format(team_now=team_now)
+
+
+def _leaderboard_from_awards(where: str, as_of: bool) -> str:
+    """Scores straight from the awards: time travel, and campaigns (a window of instants
+    in which an award tagged with several of the campaign's values counts once)."""
+    team_now = (
+        "team_hist h WHERE h.member_id = r.member_id AND h.effective_from <= $now "
+        "ORDER BY h.effective_from DESC"
+    )
+    return with_ctes(
+        base_ctes(TENANT, WINDOW, as_of),
+        f"""
+        , scores AS (
+            SELECT member_id, sum(points) AS points FROM attributed WHERE {where}
+            GROUP BY member_id HAVING sum(points) <> 0
+        )"""
+        + _RANKED.format(team_now=team_now),
+    )
+
+
+# Competition ranks, names (null once forgotten) and the member's team now.
+_RANKED = """
+        , ranked AS (
+            SELECT rank() OVER (ORDER BY points DESC) AS rank, member_id, points FROM scores
+        )
+        SELECT r.rank, r.member_id,
+               CASE WHEN p.forgotten THEN NULL ELSE p.display_name END AS display_name,
+               (SELECT h.team FROM {team_now} LIMIT 1) AS team,
+               r.points
+        FROM ranked r LEFT JOIN member_profiles p
+          ON p.tenant_id = $tenant AND p.member_id = r.member_id
+        ORDER BY r.points DESC, r.member_id LIMIT $limit"""
 
 
 def _campaign(
@@ -186,15 +239,18 @@ def heatmap(
         # Bounded work per request: a longer view is several requests (or the analysts' copy).
         raise Invalid(f"from..to spans at most {MAX_HEATMAP_DAYS} days", field="from")
     lo, hi = _utc_window(start, end + timedelta(days=1), tz)
-    where = "local_date BETWEEN $from AND $to" + (" AND team = $team" if team else "")
+    team_filter = " AND team = $team" if team else ""
     params = _params(tenant_id, as_of, lo=lo, hi=hi, **{"from": start, "to": end})
     if team:
         params["team"] = team
-    rows = con.execute(
-        with_ctes(base_ctes(TENANT, WINDOW, as_of is not None), HEATMAP.format(where=where))
-        + " ORDER BY week_start, team, value",
-        params,
-    ).fetchall()
+    if as_of is None:
+        where = "d.tenant_id = $tenant AND d.day BETWEEN $from AND $to" + team_filter
+        sql = HEATMAP.format(where=where)
+    else:
+        where = "local_date BETWEEN $from AND $to" + team_filter
+        sql = with_ctes(base_ctes(TENANT, WINDOW, True), HEATMAP_FROM_AWARDS.format(where=where))
+    sql += " ORDER BY week_start, team, value"
+    rows = con.execute(sql, _bound(sql, params)).fetchall()
     cells = [
         {
             "team": r[1],
@@ -243,10 +299,17 @@ def alignment(
         period=period,
         period_start=start,
     )
-    row = con.execute(
-        with_ctes(base_ctes(TENANT, WINDOW, as_of is not None) + ALIGNMENT.format(where=where), ""),
-        params,
-    ).fetchone()
+    if as_of is None:  # the projector keeps every period's figures
+        row = con.execute(
+            "SELECT * FROM alignment WHERE tenant_id = $tenant AND scope = $scope "
+            "AND coalesce(team, '') = $team AND period = $period "
+            "AND period_start = $period_start",
+            {k: params[k] for k in ("tenant", "scope", "team", "period", "period_start")},
+        ).fetchone()
+    else:
+        inputs = ALIGNMENT_FROM_AWARDS.format(where=where)
+        sql = with_ctes(base_ctes(TENANT, WINDOW, True) + inputs + ALIGNMENT_FIGURES, "")
+        row = con.execute(sql, params).fetchone()
     doc: dict[str, Any] = {
         "scope": scope,
         "team": team if scope == "team" else None,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import duckdb
 
-SCHEMA_VERSION = 1
+# 2: daily rollups and member totals; a file of an older version re-derives them (see
+# database.py) before it answers queries.
+SCHEMA_VERSION = 2
 
 DDL = """
 CREATE TABLE IF NOT EXISTS projection_meta (key VARCHAR PRIMARY KEY, value BIGINT);
@@ -67,6 +69,31 @@ CREATE TABLE IF NOT EXISTS campaigns (
     reward VARCHAR, recorded_at TIMESTAMPTZ, declared_winners JSON,
     PRIMARY KEY (tenant_id, campaign_id));
 
+-- Daily rollups per member (local day, team and strategy revision at occurred_at): every
+-- period table and live query is a sum over them. Internal; see data-dictionary.md.
+CREATE TABLE IF NOT EXISTS daily_points (
+    tenant_id VARCHAR, day DATE, member_id VARCHAR, team VARCHAR, version INTEGER,
+    points BIGINT, behaviors BIGINT, behavior_points BIGINT);
+
+CREATE TABLE IF NOT EXISTS daily_values (
+    tenant_id VARCHAR, day DATE, member_id VARCHAR, team VARCHAR, version INTEGER,
+    value VARCHAR, behaviors BIGINT, points BIGINT, share DOUBLE, share_points DOUBLE);
+
+-- The same per team (heatmap and alignment): a month is a few hundred rows.
+CREATE TABLE IF NOT EXISTS team_days (
+    tenant_id VARCHAR, day DATE, team VARCHAR, version INTEGER, behaviors BIGINT,
+    points BIGINT);
+
+CREATE TABLE IF NOT EXISTS team_day_values (
+    tenant_id VARCHAR, day DATE, team VARCHAR, version INTEGER, value VARCHAR,
+    behaviors BIGINT, points BIGINT, share DOUBLE, share_points DOUBLE);
+
+-- Running totals for period=all: points per member and team ('' for none), overall
+-- (value '') and per value; kept equal to the sums of the daily rollups by deltas.
+CREATE TABLE IF NOT EXISTS member_totals (
+    tenant_id VARCHAR, member_id VARCHAR, team VARCHAR, value VARCHAR, points BIGINT,
+    PRIMARY KEY (tenant_id, member_id, team, value));
+
 CREATE TABLE IF NOT EXISTS leaderboard_weekly (
     tenant_id VARCHAR, week_start DATE, member_id VARCHAR, points BIGINT, rank INTEGER);
 
@@ -109,6 +136,11 @@ DATA_TABLES = (
     "strategy_targets",
     "missions",
     "campaigns",
+    "daily_points",
+    "daily_values",
+    "team_days",
+    "team_day_values",
+    "member_totals",
     "leaderboard_weekly",
     "value_heatmap",
     "alignment",
@@ -121,3 +153,22 @@ DATA_TABLES = (
 def create(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("SET TimeZone = 'UTC'")
     con.execute(DDL)
+    stored = con.execute(
+        "SELECT value FROM projection_meta WHERE key = 'schema_version'"
+    ).fetchall()
+    if stored and stored[0][0] == SCHEMA_VERSION:
+        return
+    if con.execute("SELECT 1 FROM tenant_positions LIMIT 1").fetchall():
+        # Facts of an older layout: its derived rows are derived again from them before
+        # the file answers queries (a pending derivation makes the owner catch up first).
+        con.execute(
+            "INSERT OR REPLACE INTO deferred_derivations "
+            "SELECT tenant_id, '1970-01-01T00:00:00' FROM tenants"
+        )
+    stamp(con)
+
+
+def stamp(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        "INSERT OR REPLACE INTO projection_meta VALUES ('schema_version', ?)", [SCHEMA_VERSION]
+    )

@@ -197,6 +197,9 @@ class LedgerProcess:
         try:
             return process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
+            # Where it hangs: the ledger's processes dump every thread's stack on SIGUSR1.
+            process.send_signal(signal.SIGUSR1)
+            time.sleep(1)
             process.kill()
             process.wait(timeout=STOP_TIMEOUT)
             raise AssertionError(

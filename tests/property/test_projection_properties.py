@@ -22,6 +22,12 @@ from tests.property.histories import histories, run_history
 from tests.reference import Reference
 
 TABLES = {
+    "daily_points": "tenant_id, day, member_id, team, version",
+    "daily_values": "tenant_id, day, member_id, team, version, value",
+    "team_days": "tenant_id, day, team, version",
+    "team_day_values": "tenant_id, day, team, version, value",
+    # Running totals move by deltas: equal to a rebuild's sums (zero rows aside).
+    "member_totals WHERE points <> 0": "tenant_id, member_id, team, value",
     "leaderboard_weekly": "tenant_id, week_start, member_id",
     "value_heatmap": "tenant_id, team, value, week_start",
     "alignment": "tenant_id, scope, team, period, period_start",

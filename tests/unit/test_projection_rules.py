@@ -342,3 +342,55 @@ def test_rebuild_with_deferred_derivation_equals_following(p: Projected, tmp_pat
     catch_up(rebuilt, StoreSource(w.ledger.store, page=3), rebuild=True)
     assert tables(rebuilt) == tables(p.projection)
     assert rebuilt.reader().execute("SELECT count(*) FROM value_heatmap").fetchall()[0][0] > 0
+
+
+def test_a_file_of_the_older_layout_derives_its_rollups_again_before_answering(
+    p: Projected, tmp_path: Path
+) -> None:
+    """Given a file written before the daily rollups existed (schema 1: facts and period
+    tables, no rollups), when its owner opens it, then it catches up first (queries wait)
+    and ends with the same tables as a file that always had them."""
+    from consumers.projector import Follower
+    from consumers.sources import StoreSource
+    from ledger.projections.projection import Projection
+    from tests.property.test_projection_properties import tables
+
+    w = p.world
+    complete(w, member="ana", occurred_at=w.clock.now() - days(9))
+    give(w, "bo", "cy", 12)
+    p.catch_up()
+    expected = tables(p.projection)
+    path = tmp_path / "old.duckdb"
+    old = Projection(path, decrypt=w.ledger.personal.decrypt, owner="project")
+    Follower(old, StoreSource(w.ledger.store)).step()
+    con = old.con
+    for table in ("daily_points", "daily_values", "member_totals"):
+        con.execute(f"DELETE FROM {table}")
+    con.execute("UPDATE projection_meta SET value = 1 WHERE key = 'schema_version'")
+    old.close()
+
+    upgraded = Projection(path, decrypt=w.ledger.personal.decrypt, owner="project")
+    assert upgraded.catching_up
+    Follower(upgraded, StoreSource(w.ledger.store)).step()
+    assert not upgraded.catching_up
+    assert tables(upgraded) == expected
+    board = upgraded.run(queries.leaderboard, "acme", period="all", at=None, now=w.clock.now())
+    assert {e["member_id"]: e["points"] for e in board["entries"]} == {"ana": 10, "cy": 12}
+    upgraded.close()
+
+
+def test_a_new_file_waits_until_it_has_caught_up(p: Projected, tmp_path: Path) -> None:
+    """Given a store with history, when its owner opens a new projection file, then the
+    file is catching up (queries answer 503) until the follower has applied everything."""
+    from consumers.projector import Follower
+    from consumers.sources import StoreSource
+    from ledger.projections.projection import Projection
+
+    w = p.world
+    complete(w)
+    fresh = Projection(tmp_path / "new.duckdb", decrypt=w.ledger.personal.decrypt, owner="serve")
+    assert fresh.catching_up
+    Follower(fresh, StoreSource(w.ledger.store)).step()
+    assert not fresh.catching_up
+    assert fresh.tenant_position("acme") > 0
+    fresh.close()

@@ -1,0 +1,375 @@
+"""Each row of the performance table, measured beside its bare baseline in one run."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench import wrk
+from bench.common import PYTHON, ROOT, SIZES, Row, Sizes, percentile, run_child
+from bench.generator import END, History, cached
+from bench.servers import Server, bare_app, keys_of, ledger_serve
+
+__all__ = ["SIZES", "Sizes"]
+
+
+# -- HTTP ----------------------------------------------------------------------------------
+
+
+def http_rows(sizes: Sizes, work: Path) -> list[Row]:
+    rows: list[Row] = []
+    bare: dict[str, Any] = {}
+    with bare_app(work / "bare.log") as server:
+        for connections in (8, 32):
+            bare[f"wrk{connections}"] = wrk.run(
+                server.url, "", sizes.members, "teamwork", connections, sizes.http_seconds
+            )
+        bare["open"] = open_loop(server.url, "", sizes)
+    small = cached(work, sizes.small_behaviors, sizes.members)
+    with ledger_serve(serving_dir(small, work), work / "serve-small.log") as server:
+        tenant = keys_of(server.url, small.admin_key, small.members, "teamwork")
+        for connections in (8, 32):
+            got = wrk.run(
+                server.url,
+                tenant.service_key,
+                tenant.members,
+                tenant.value,
+                connections,
+                sizes.http_seconds,
+            )
+            base = bare[f"wrk{connections}"]
+            rows.append(
+                Row(
+                    f"POST /v1/recognitions, {connections} connections (wrk)",
+                    got["rate"],
+                    "/s",
+                    base["rate"],
+                    "bare FastAPI, same body",
+                    "ratio >= 0.15",
+                    got["rate"] / base["rate"] >= 0.15,
+                    f"p50 {got['p50_ms']:.1f} ms, p99 {got['p99_ms']:.1f} ms, "
+                    f"{got['errors']} errors",
+                    extra={"ledger": got, "bare": base},
+                )
+            )
+        rows += loaded_rows(server, tenant.service_key, sizes, bare["open"], small)
+    big = cached(work, sizes.behaviors, sizes.members)
+    with ledger_serve(serving_dir(big, work), work / "serve-big.log") as server:
+        tenant = keys_of(server.url, big.admin_key, big.members, "teamwork")
+        rows += loaded_rows(server, tenant.service_key, sizes, bare["open"], big)
+        rows += snapshot_rows(server, big.admin_key)
+    return rows
+
+
+def serving_dir(history: History, work: Path) -> Path:
+    """A data directory of its own for a server, with the projection `store_rows` rebuilt
+    for this history when there is one (else the server builds it before it is ready)."""
+    data = work / f"serve-{history.behaviors}"
+    shutil.rmtree(data, ignore_errors=True)
+    history.copy_to(data)
+    rebuilt = rebuilt_projection(history, work)
+    if rebuilt.exists():
+        shutil.copyfile(rebuilt, data / "projections.duckdb")
+    return data
+
+
+def rebuilt_projection(history: History, work: Path) -> Path:
+    return work / f"rebuilt-{history.behaviors}.duckdb"
+
+
+def loaded_rows(
+    server: Server, key: str, sizes: Sizes, bare: dict[str, Any], history: History
+) -> list[Row]:
+    """Open loop at a fixed rate, and the projection lag while it runs."""
+    settle(server)  # what earlier rows sent is projected first: it is not this row's lag
+    lags: list[float] = []
+    stopping = threading.Event()
+
+    def poll() -> None:
+        while not stopping.is_set():
+            lags.append(lag(server)[1])
+            stopping.wait(0.25)  # each scrape reads the store: sparse enough not to load it
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    got = open_loop(server.url, key, sizes)
+    stopping.set()
+    poller.join()
+    rate = sizes.open_rate
+    held = got["p99_ms"] < 25 and got["errors"] == 0
+    size = f"history of {history.behaviors:,} behaviors"
+    return [
+        Row(
+            f"open loop {rate:.0f} commands/s, {size}: p99",
+            got["p99_ms"],
+            "ms",
+            bare["p99_ms"],
+            "bare FastAPI p99, same load",
+            "p99 < 25 ms, 0 errors",
+            held,
+            f"p50 {got['p50_ms']:.1f} ms, max {got['max_ms']:.0f} ms, {got['errors']} errors "
+            f"of {got['sent']}, achieved {got['achieved_rate']:.0f}/s",
+            extra={"ledger": got, "bare": bare},
+        ),
+        Row(
+            f"projection lag at {rate:.0f} commands/s, {size}: p99",
+            percentile(lags, 99),
+            "s",
+            goal="p99 < 1 s",
+            held=bool(lags) and percentile(lags, 99) < 1.0,
+            detail=f"p50 {percentile(lags, 50):.2f} s over {len(lags)} scrapes of /metrics",
+        ),
+    ]
+
+
+def lag(server: Server) -> tuple[float, float]:
+    """(events, seconds) of projection lag, as `ledger serve` reports it in /metrics."""
+    text = httpx.get(f"{server.url}/metrics", timeout=5).text
+    found = dict(re.findall(r"^ledger_projection_lag_(events|seconds) (\S+)$", text, re.M))
+    return float(found.get("events", 0)), float(found.get("seconds", 0))
+
+
+def settle(server: Server, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while lag(server)[0] > 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def open_loop(url: str, key: str, sizes: Sizes) -> dict[str, Any]:
+    completed = subprocess.run(
+        [
+            PYTHON,
+            "-m",
+            "bench.open_loop",
+            f"{url}/v1/recognitions",
+            key or "x",
+            str(sizes.open_rate),
+            str(sizes.open_seconds),
+            "--members",
+            str(sizes.members),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=sizes.open_seconds + 120,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return result
+
+
+def snapshot_rows(server: Server, admin_key: str) -> list[Row]:
+    """The analysts' snapshot on a large projection: the server's memory after it, and
+    what a second snapshot after a small change costs beside the first."""
+    admin = {"Authorization": f"Bearer {admin_key}"}
+    started = time.perf_counter()
+    httpx.post(f"{server.url}/v1/projections/snapshot", headers=admin, timeout=600)
+    first = time.perf_counter() - started
+    for i in range(10):
+        body = {"from_member": f"m{i}", "to_member": f"m{i + 1}", "value": "teamwork", "points": 1}
+        httpx.post(f"{server.url}/v1/recognitions", headers=admin, json=body, timeout=30)
+    time.sleep(0.5)  # the projector applies them
+    started = time.perf_counter()
+    httpx.post(f"{server.url}/v1/projections/snapshot", headers=admin, timeout=600)
+    second = time.perf_counter() - started
+    rss = server.rss_mb()
+    return [
+        Row(
+            "ledger serve resident memory after snapshots (large history)",
+            rss,
+            "MB",
+            goal="< 500 MB",
+            held=rss < 500,
+            detail=f"peak {server.rss_mb('VmHWM'):.0f} MB",
+        ),
+        Row(
+            "second snapshot after 10 commands, vs the first",
+            second * 1000,
+            "ms",
+            first * 1000,
+            "first snapshot",
+            "informative (cost follows the file's size)",
+        ),
+    ]
+
+
+# -- in-process commands -------------------------------------------------------------------
+
+
+def command_rows(sizes: Sizes) -> list[Row]:
+    from bench.commands import measure
+
+    got = measure(sizes.commands)
+    bare = got["bare_append"]
+    rows = []
+    for name, label in (
+        ("completion", "mission completions, one after another"),
+        ("recognition", "recognitions, one after another"),
+        ("recognition_grouped", "recognitions through the writer (queued, group commit)"),
+    ):
+        rows.append(
+            Row(
+                f"in-process {label} (SQLite)",
+                got[name],
+                "/s",
+                bare,
+                "bare one-event append",
+                "ratio >= 0.6",
+                got[name] / bare >= 0.6,
+            )
+        )
+    return rows
+
+
+# -- queries and rebuild from the store ----------------------------------------------------
+
+
+def store_rows(sizes: Sizes, work: Path) -> list[Row]:
+    from ledger.store import EventStore
+
+    history = cached(work, sizes.behaviors, sizes.members)
+    store = EventStore(f"sqlite:///{history.store}", cache_size=0)
+    started, after, read = time.perf_counter(), 0, 0
+    while page := store.select(after, 50_000):
+        read += len(page)
+        after = page[-1].id
+    bare = read / (time.perf_counter() - started)
+    store.close()
+    data = work / "rebuild"
+    shutil.rmtree(data, ignore_errors=True)
+    data.mkdir()
+    for name in ("events.sqlite", "member-keys.sqlite"):
+        (data / name).symlink_to(history.directory / name)
+    out = rebuilt_projection(history, work)
+    child = run_child([PYTHON, "-m", "bench.child", "rebuild", str(data), str(out)])
+    result = child.result()
+    rate = result["applied"] / result["seconds"]
+    rows = [
+        Row(
+            f"rebuild from the store, {result['applied']:,} events",
+            rate,
+            "events/s",
+            bare,
+            "bare select_notifications",
+            "ratio >= 0.4",
+            rate / bare >= 0.4,
+        ),
+        Row(
+            "rebuild resident memory (peak)",
+            child.peak_rss_mb,
+            "MB",
+            goal="< 500 MB",
+            held=child.peak_rss_mb < 500,
+        ),
+    ]
+    return rows + query_rows(out, sizes, history.tenant)
+
+
+def query_rows(path: Path, sizes: Sizes, tenant: str) -> list[Row]:
+    from ledger.projections import queries
+    from ledger.projections.projection import Projection
+
+    projection = Projection(path)
+    con = projection.reader()
+    counted = con.execute("SELECT count(*) FROM behaviors WHERE tenant_id = ?", [tenant]).fetchone()
+    behaviors = int(counted[0]) if counted else 0
+    now = END
+
+    def bare() -> object:
+        return con.execute(
+            "SELECT member_id, sum(points) FROM awards WHERE tenant_id = $t "
+            "AND occurred_at >= $lo GROUP BY member_id",
+            {"t": tenant, "lo": datetime(2026, 11, 16, tzinfo=UTC)},
+        ).fetchall()
+
+    cases = {
+        "leaderboard week": lambda: queries.leaderboard(
+            con, tenant, period="week", at=None, now=now
+        ),
+        "leaderboard month": lambda: queries.leaderboard(
+            con, tenant, period="month", at=None, now=now
+        ),
+        "leaderboard all": lambda: queries.leaderboard(con, tenant, period="all", at=None, now=now),
+        "heatmap (12 weeks)": lambda: queries.heatmap(con, tenant, now=now),
+        "alignment tenant month": lambda: queries.alignment(
+            con, tenant, scope="tenant", period="month", now=now
+        ),
+        "alignment team week": lambda: queries.alignment(
+            con, tenant, scope="team", team="sales", period="week", now=now
+        ),
+    }
+    bare_p95 = p95_ms(bare, sizes.query_repeats)
+    rows = []
+    for name, query in cases.items():
+        got = p95_ms(query, sizes.query_repeats)
+        rows.append(
+            Row(
+                f"query {name}, one tenant of {behaviors:,} behaviors: p95",
+                got,
+                "ms",
+                bare_p95,
+                "bare scan of the tenant's week of awards",
+                "p95 < 50 ms",
+                got < 50,
+            )
+        )
+    projection.close()
+    return rows
+
+
+def p95_ms(run: Any, repeats: int) -> float:
+    run()  # warm
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run()
+        samples.append((time.perf_counter() - started) * 1000)
+    return percentile(samples, 95)
+
+
+# -- Kafka ---------------------------------------------------------------------------------
+
+
+def kafka_rows(sizes: Sizes, work: Path) -> list[Row]:
+    from bench.kafka import measure
+
+    got = measure(cached(work, sizes.kafka_behaviors, sizes.members), work)
+    return [
+        Row(
+            f"relay store -> Kafka, {got['events']:,} events",
+            got["relay"],
+            "events/s",
+            got["produce"],
+            "bare kafka-python produce",
+            "ratio >= 0.7",
+            got["relay"] / got["produce"] >= 0.7,
+        ),
+        Row(
+            "rebuild from Kafka",
+            got["rebuild"],
+            "events/s",
+            got["consume"],
+            "bare kafka-python consume",
+            "ratio >= 0.6",
+            got["rebuild"] / got["consume"] >= 0.6,
+            f"peak {got['rebuild_rss_mb']:.0f} MB",
+        ),
+    ]
+
+
+def scratch() -> Path:
+    return Path(tempfile.mkdtemp(prefix="bench-"))
+
+
+def clean(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
