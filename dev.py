@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -49,6 +50,24 @@ def ensure_venv() -> None:
     STAMP.write_text(wanted)
 
 
+def ensure_chromium() -> None:
+    """The browser tests drive Debian's Chromium (never a downloaded browser)."""
+    if Path("/usr/bin/chromium").exists():
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        print(
+            "no /usr/bin/chromium: the browser tests will be skipped "
+            "(as root: apt-get install -y chromium)",
+            flush=True,
+        )
+        return
+    print("installing Chromium for the browser tests (apt-get, first run only) ...", flush=True)
+    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"]
+    if subprocess.run(install, capture_output=True, check=False).returncode != 0:
+        subprocess.run(["apt-get", "update", "-q"], capture_output=True, check=False)
+        subprocess.run(install, capture_output=True, check=False)
+
+
 def run(*argv: str) -> int:
     return subprocess.call(list(argv), cwd=ROOT)
 
@@ -69,6 +88,7 @@ def main() -> int:
         lint = run(str(BIN / "ruff"), "check", ".")
         types = run(str(BIN / "mypy"))
         return lint or types
+    ensure_chromium()
     return run(str(BIN / "python"), "-m", "pytest", *rest)
 
 

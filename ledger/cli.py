@@ -191,6 +191,7 @@ def demo(
     url = f"http://{host}:{port}"
     banner = [
         f"admin key: [bold]{admin_key}[/]",
+        f"dashboard: {url}/ (sign in with the admin key)",
         f"try: curl -s -H 'Authorization: Bearer {admin_key}' '{url}/v1/leaderboard?period=month'",
     ]
     if not serve_after:
@@ -539,6 +540,37 @@ def export_parquet(directory: Path, data_dir: DataDir = None) -> None:
             f"COPY (SELECT * FROM \"{name}\") TO '{directory / name}.parquet' (FORMAT parquet)"  # noqa: S608
         )
     console.print(f"{len(tables)} tables -> {directory}")
+
+
+@app.command()
+def report(
+    kind: Annotated[str, typer.Argument(help="heatmap, alignment or leaderboard")],
+    tenant: Annotated[str, typer.Option("--tenant", help="The tenant id.")],
+    svg: Annotated[Path | None, typer.Option("--svg", help="Write the picture as SVG.")] = None,
+    png: Annotated[Path | None, typer.Option("--png", help="Write the picture as PNG.")] = None,
+    period: Annotated[
+        str, typer.Option(help="week, month or all (alignment: week or month).")
+    ] = "month",
+    team: Annotated[str | None, typer.Option(help="One team only.")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Draw a dashboard picture from the analysts' snapshot, for slides and e-mails."""
+    from ledger.dashboard.report import KINDS, picture, write
+    from ledger.errors import LedgerError
+
+    if kind not in KINDS:
+        raise refuse(f"report {kind!r}: choose one of {', '.join(KINDS)}", 2)
+    if period not in ("week", "month", "all") or (kind == "alignment" and period == "all"):
+        raise refuse(f"--period {period!r} does not apply to a {kind} picture", 2)
+    if svg is None and png is None:
+        raise refuse("name a file: --svg FILE and/or --png FILE", 2)
+    con = _analyst_connection(settings_for(data_dir))
+    try:
+        drawing = picture(con, kind, tenant, datetime.now(UTC), period, team)
+    except LedgerError as error:
+        raise refuse(f"cannot draw it: {error}") from None
+    for path in write(drawing, svg, png):
+        console.print(f"{kind} of {tenant} -> {path}")
 
 
 def _analyst_connection(settings: Settings) -> Any:

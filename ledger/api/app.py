@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +13,15 @@ from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from ledger.api import commands, problems, queries
+from ledger.api import catalog, commands, problems, queries
 from ledger.api.access import AccessLog
 from ledger.api.auth import FEED_ROLES, Authenticator, RateLimiter
 from ledger.clock import Clock
+from ledger.dashboard import pages
 from ledger.monitoring import projection_lag
 from ledger.projections.projection import Projection
 from ledger.service import Ledger
+from ledger.writer import Writer
 
 PROBLEM_SCHEMA = {
     "type": "object",
@@ -31,13 +34,42 @@ PROBLEM_SCHEMA = {
         "errors": {"type": "array", "items": {"type": "object"}},
     },
 }
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "integer"},
+    }
+}
 RESPONSES: dict[int | str, Any] = {
     status: {
         "description": problems.TITLES[status],
         "content": {"application/problem+json": {"schema": PROBLEM_SCHEMA}},
+        **({"headers": RETRY_AFTER} if status in (429, 503) else {}),
     }
     for status in (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
 }
+# Swagger UI's Authorize button: every route takes a bearer token (an API key, or the
+# operator token for POST /v1/tenants) except the operations routes below.
+SECURITY_SCHEMES = {
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API key (lk_...); POST /v1/tenants takes the operator token.",
+    }
+}
+PUBLIC = {"/healthz", "/metrics"}
+
+
+def _document_security(schema: dict[str, Any]) -> None:
+    """Bearer auth everywhere but PUBLIC; `Idempotency-Key` on every command."""
+    schema["components"]["securitySchemes"] = SECURITY_SCHEMES
+    schema["security"] = [{"bearer": []}]
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            if path in PUBLIC:
+                operation["security"] = []
+            if method in ("post", "put") and path.startswith("/v1/") and "snapshot" not in path:
+                operation.setdefault("parameters", []).append(commands.IDEMPOTENCY_HEADER)
 
 
 def create_app(
@@ -51,8 +83,16 @@ def create_app(
     operator_rate: float = 2.0,
 ) -> FastAPI:
     clock = clock or ledger.clock
+    writer = Writer(ledger.store)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        writer.close()  # the last group is committed and answered before the store closes
+
     # Swagger UI and ReDoc from the package's own assets: /docs works offline, no CDN.
     app = FastAPIOffline(
+        lifespan=lifespan,
         title="Behavior ledger",
         version="1.0",
         description="Missions, value tags, recognitions, campaigns and strategy "
@@ -89,8 +129,10 @@ def create_app(
         ledger, operator_token, RateLimiter(rate_limit), auth_failure_rate, operator_rate
     )
     problems.install(app)
-    commands.install(app, ledger, auth, lambda c, o: outcomes.labels(c, o).inc(), RESPONSES)
-    queries.install(app, projection, auth, clock, RESPONSES, ledger.store.max_position)
+    commands.install(app, ledger, writer, auth, lambda c, o: outcomes.labels(c, o).inc(), RESPONSES)
+    answer = queries.install(app, projection, auth, clock, RESPONSES, ledger.store.max_position)
+    catalog.install(app, answer, clock, projection.decrypt, RESPONSES)
+    pages.install(app, answer, clock, projection.decrypt)
 
     def observe(method: str, route: str, status: int, seconds: float) -> None:
         requests.labels(method, route, str(status)).inc()
@@ -143,6 +185,7 @@ def create_app(
             schema.setdefault("components", {}).setdefault("schemas", {}).update(
                 commands.SCHEMA_DEFS
             )
+            _document_security(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

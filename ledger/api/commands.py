@@ -205,6 +205,15 @@ def build_command(route: Route, path: dict[str, str], body: dict[str, Any]) -> C
 # Headers stored with every event of a command: bounded, printable ASCII, no markup.
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:/-]{1,128}$")
+# How the OpenAPI document declares it (the handlers read it with `header`, above).
+IDEMPOTENCY_HEADER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Repeat a command safely: the same key with the same body answers the "
+    "first outcome again (24 h); with another body, 422.",
+    "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY.pattern, "maxLength": 200},
+}
 
 
 def header(request: Request, name: str, shape: re.Pattern[str]) -> str | None:

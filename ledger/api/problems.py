@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from ledger.errors import Conflict, Forbidden, Invalid, LedgerError, NotFound, Unauthenticated
 from ledger.projections.database import ProjectionUnavailable
@@ -120,6 +121,15 @@ def validation_errors(errors: Any) -> list[dict[str, Any]]:
     return out
 
 
+def _allowed(app: FastAPI, request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(LedgerError)
     async def _refused(_: Request, error: LedgerError) -> JSONResponse:
@@ -149,10 +159,13 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        return problem(
-            error.status_code, str(error.detail), headers=getattr(error, "headers", None)
-        )
+    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        headers = getattr(error, "headers", None)
+        if error.status_code == 405:
+            # Starlette names only the first route of the path; a path can have several
+            # (POST /v1/missions is a command, GET /v1/missions a list).
+            headers = {**(headers or {}), "Allow": ", ".join(_allowed(app, request))}
+        return problem(error.status_code, str(error.detail), headers=headers)
 
     async def _store_unavailable(_: Request, error: Exception) -> JSONResponse:
         # One line for the operator; the client gets neither the driver's text (host,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -69,6 +69,7 @@ AsOf = Annotated[
     Query(description=("Time travel: answer with only the events recorded up to this moment.")),
 ]
 Key = Annotated[str | None, Query(pattern=KEY_PATTERN)]
+Answer = Callable[..., Awaitable[Any]]
 
 
 def install(
@@ -78,8 +79,10 @@ def install(
     clock: Clock,
     responses: dict[int | str, Any],
     head: Callable[[], int],
-) -> None:
-    """`head` is the event store's last position: a min_position beyond it is invalid."""
+) -> Answer:
+    """`head` is the event store's last position: a min_position beyond it is invalid.
+
+    Returns the one path every read route takes (the catalog's routes use it too)."""
 
     async def answer(
         request: Request,
@@ -87,10 +90,15 @@ def install(
         query: Callable[..., Any],
         *args: Any,
         roles: tuple[str, ...] = READ_ROLES,
+        by_role: Callable[[str], dict[str, Any]] | None = None,
         **kwargs: Any,
     ) -> Any:
-        """Authenticate, wait for `min_position` if asked, then run the query off the loop."""
+        """Authenticate, wait for `min_position` if asked, then run the query off the loop.
+
+        `by_role` adds arguments that depend on the caller's role (what it may see)."""
         caller = await run_in_threadpool(auth.caller, request, roles)
+        if by_role is not None:
+            kwargs |= by_role(caller.role)
         if projection.catching_up:
             # The file was started afresh (see Projection): an answer now would be wrong.
             raise Problem(
@@ -238,3 +246,5 @@ def install(
             limit=limit,
             as_of=moment(as_of),
         )
+
+    return answer

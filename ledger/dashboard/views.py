@@ -1,0 +1,201 @@
+"""What each dashboard page (and `ledger report`) shows, read from the projections.
+
+Plain functions of a DuckDB connection and a tenant, like the query functions they
+call, so the pages, the CLI pictures and tests read the same figures as the API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import duckdb
+
+from ledger.projections import catalog, queries
+from ledger.projections.facts import Decrypt
+from ledger.projections.queries import period_bounds, tenant_timezone, today
+
+# Fewer behaviors than this in a period: its alignment figures are shown as a thin
+# sample (one behavior moves a score of 5 by 20 points). See ADR 0011.
+THIN_SAMPLE = 10
+TREND_PERIODS = 12
+LEADERBOARD_SIZE = 25
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The choices a page offers: the tenant's teams, values and campaigns."""
+
+    teams: list[str]
+    values: list[dict[str, Any]]
+    campaigns: list[dict[str, Any]]
+
+
+def filters(con: duckdb.DuckDBPyConnection, tenant_id: str, now: datetime) -> Filters:
+    teams = [
+        str(r[0])
+        for r in con.execute(
+            "SELECT DISTINCT team FROM team_history WHERE tenant_id = ? ORDER BY team",
+            [tenant_id],
+        ).fetchall()
+    ]
+    values = catalog.values(con, tenant_id, cursor=None, limit=200)["items"]
+    campaigns = catalog.campaigns(con, tenant_id, now=now, cursor=None, limit=50)
+    return Filters(teams, values, campaigns["items"])
+
+
+def leaderboard(
+    con: duckdb.DuckDBPyConnection,
+    tenant_id: str,
+    *,
+    now: datetime,
+    period: str,
+    at: date | None,
+    team: str | None,
+    value: str | None,
+    campaign_id: str | None,
+    member_id: str | None,
+) -> dict[str, Any]:
+    """The top of the board, and where `member_id` stands when it is further down."""
+    doc = queries.leaderboard(
+        con,
+        tenant_id,
+        period=period,
+        at=at,
+        now=now,
+        team=team,
+        value=value,
+        campaign_id=campaign_id,
+        limit=1000,
+    )
+    entries = doc["entries"]
+    mine = next((e for e in entries if e["member_id"] == member_id), None) if member_id else None
+    top = entries[:LEADERBOARD_SIZE]
+    doc |= {
+        "entries": top,
+        "ranked": len(entries),
+        "mine": mine,
+        "mine_below": mine is not None and mine not in top,
+        "best": max((e["points"] for e in top), default=0),
+    }
+    return doc
+
+
+def heatmap(
+    con: duckdb.DuckDBPyConnection,
+    tenant_id: str,
+    *,
+    now: datetime,
+    date_from: date | None,
+    date_to: date | None,
+    team: str | None,
+) -> dict[str, Any]:
+    """The API's cells laid out as a grid: a row per (team, value), a column per week."""
+    doc = queries.heatmap(con, tenant_id, now=now, date_from=date_from, date_to=date_to, team=team)
+    cells = doc["cells"]
+    weeks = sorted({c["week_start"] for c in cells})
+    rows = sorted({(c["team"], c["value"]) for c in cells})
+    grid = {(c["team"], c["value"], c["week_start"]): c for c in cells}
+    doc |= {
+        "weeks": weeks,
+        "rows": [
+            {"team": t, "value": v, "cells": [grid.get((t, v, w)) for w in weeks]} for t, v in rows
+        ],
+        "max_points": max((c["points"] for c in cells), default=0),
+    }
+    return doc
+
+
+def alignment(
+    con: duckdb.DuckDBPyConnection,
+    tenant_id: str,
+    *,
+    now: datetime,
+    scope: str,
+    team: str | None,
+    period: str,
+    at: date | None,
+) -> dict[str, Any]:
+    """The chosen period's figures, and the trend of the periods before it, with the
+    periods where the strategy revision changed marked."""
+    current = queries.alignment(
+        con, tenant_id, scope=scope, period=period, now=now, at=at, team=team
+    )
+    tz = tenant_timezone(con, tenant_id)
+    end = date.fromisoformat(current["period"]["start"])
+    trend: list[dict[str, Any]] = []
+    day = end
+    for _ in range(TREND_PERIODS):
+        start, _end = period_bounds(period, day)
+        trend.append(
+            queries.alignment(
+                con, tenant_id, scope=scope, period=period, now=now, at=start, team=team
+            )
+        )
+        day = start - timedelta(days=1)
+    trend.reverse()
+    previous = None
+    for point in trend:
+        point["revision_changed"] = previous is not None and point["strategy_version"] != previous
+        point["thin"] = 0 < point["behaviors"] < THIN_SAMPLE
+        previous = point["strategy_version"]
+    values = current["values"]
+    current |= {
+        "thin": 0 < current["behaviors"] < THIN_SAMPLE,
+        "under": [v for v in values if v["gap"] is not None and v["gap"] < -0.05],
+        "over": [v for v in values if v["gap"] is not None and v["gap"] > 0.05],
+        "trend": trend,
+        "today": today(tz, now).isoformat(),
+    }
+    return current
+
+
+def member(
+    con: duckdb.DuckDBPyConnection, tenant_id: str, member_id: str, *, decrypt: Decrypt | None
+) -> dict[str, Any]:
+    """The API's audit of the member, each entry with a line a person reads."""
+    doc = queries.member_points(con, tenant_id, member_id, decrypt=decrypt)
+    for entry in doc["awards"]:
+        entry["what"], entry["tags"] = _described(entry)
+    return doc
+
+
+def _described(entry: dict[str, Any]) -> tuple[str, list[str]]:
+    behavior = (entry.get("behavior") or {}).get("payload") or {}
+    tags = behavior.get("values") or ([behavior["value"]] if behavior.get("value") else [])
+    if entry["kind"] == "reversal":
+        return f"reversal: {entry['rule']['inputs'].get('reason') or 'no reason given'}", tags
+    if "mission_id" in behavior:
+        return f"completed mission {behavior['mission_id']}", tags
+    if "from_member" in behavior:
+        return f"recognized by {behavior['from_member']}", tags
+    reason = (entry["rule"].get("inputs") or {}).get("reason")
+    return (f"{entry['kind']}: {reason}" if reason else entry["kind"]), tags
+
+
+def activity(
+    con: duckdb.DuckDBPyConnection,
+    tenant_id: str,
+    *,
+    now: datetime,
+    member_id: str | None,
+) -> dict[str, Any]:
+    """The recognition feed, missions open today (for a member when one is chosen) and
+    campaigns with their status."""
+    return {
+        "feed": catalog.recognitions(
+            con,
+            tenant_id,
+            member_id=None,
+            with_messages=False,
+            decrypt=None,
+            cursor=None,
+            limit=20,
+        )["items"],
+        "missions": catalog.missions(
+            con, tenant_id, now=now, active=True, member_id=member_id, cursor=None, limit=50
+        )["items"],
+        "campaigns": catalog.campaigns(con, tenant_id, now=now, cursor=None, limit=20)["items"],
+        "now": now,
+    }
