@@ -120,7 +120,9 @@ class Recognition(BaseModel):
     position: int
     recognition_id: str
     from_member: str
+    from_name: str | None = Field(description="Display name; null once forgotten.")
     to_member: str
+    to_name: str | None = Field(description="Display name; null once forgotten.")
     value: str
     points: int
     occurred_at: datetime

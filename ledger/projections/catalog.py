@@ -251,8 +251,7 @@ def recognitions(
     """The feed, newest first: who recognized whom for which value. Messages (personal
     data, sealed under the recipient's key) only when `with_messages`."""
     after = decode_cursor(cursor, 1)
-    rows = _fetch(
-        con,
+    given = (
         "SELECT position, payload->>'recognition_id' AS recognition_id, "
         "payload->>'from_member' AS from_member, payload->>'to_member' AS to_member, "
         "payload->>'value' AS value, (payload->>'points')::INTEGER AS points, "
@@ -261,7 +260,17 @@ def recognitions(
         "WHERE tenant_id = $t AND event_type = 'RecognitionGiven' "
         + ("AND (payload->>'from_member' = $m OR payload->>'to_member' = $m) " if member_id else "")
         + ("AND position < $after " if after else "")
-        + "ORDER BY position DESC LIMIT $n",
+        + "ORDER BY position DESC LIMIT $n"
+    )
+    # Names as the members table shows them (null once a member was forgotten).
+    name = (
+        "(SELECT CASE WHEN p.forgotten THEN NULL ELSE p.display_name END "
+        "FROM member_profiles p WHERE p.tenant_id = $t AND p.member_id = r.{side})"
+    )
+    rows = _fetch(
+        con,
+        f"SELECT r.*, {name.format(side='from_member')} AS from_name, "
+        f"{name.format(side='to_member')} AS to_name FROM ({given}) r ORDER BY r.position DESC",
         {"t": tenant_id, "n": limit + 1}
         | ({"m": member_id} if member_id else {})
         | ({"after": after[0]} if after else {}),

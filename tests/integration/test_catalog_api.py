@@ -215,6 +215,9 @@ def test_the_feed_is_newest_first_and_only_admin_and_service_see_messages(acme: 
         (f"m{i}", f"m{i + 1}") for i in reversed(range(5))
     ]
     assert [r["message"] for r in feed] == [f"thanks {i}" for i in reversed(range(5))]
+    assert [(r["from_name"], r["to_name"]) for r in feed] == [
+        (f"Member {i}", f"Member {i + 1}") for i in reversed(range(5))
+    ]
     service = _everything(acme.key_for("service"), "/v1/recognitions", limit=50)
     assert [r["message"] for r in service] == [r["message"] for r in feed]
     for role in ("manager", "analyst"):
@@ -270,3 +273,16 @@ def test_the_openapi_document_describes_answers_auth_and_headers(server: str) ->
     assert "Idempotency-Key" in {p["name"] for p in give["parameters"] if p["in"] == "header"}
     for status in ("429", "503"):
         assert "Retry-After" in give["responses"][status]["headers"]
+
+
+def test_a_forgotten_members_name_and_messages_are_gone_from_the_lists(acme: Api) -> None:
+    # Last in this module: it changes the shared tenant.
+    acme.ok("/v1/members/m1/forget", status=200)
+    _settled(acme)
+    feed = _everything(acme, "/v1/recognitions", limit=50)
+    to_m1 = next(r for r in feed if r["to_member"] == "m1")
+    assert to_m1["to_name"] is None and to_m1["message"] is None  # its key is destroyed
+    from_m1 = next(r for r in feed if r["from_member"] == "m1")
+    assert from_m1["from_name"] is None and from_m1["message"] == "thanks 1"
+    member = next(m for m in _everything(acme, "/v1/members", 50) if m["member_id"] == "m1")
+    assert member["display_name"] is None and member["forgotten"] is True
