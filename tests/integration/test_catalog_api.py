@@ -275,6 +275,20 @@ def test_the_openapi_document_describes_answers_auth_and_headers(server: str) ->
         assert "Retry-After" in give["responses"][status]["headers"]
 
 
+def test_the_activity_page_counts_down_to_campaigns_and_lists_a_members_missions(
+    acme: Api,
+) -> None:
+    page = acme.get("/ui/activity", member_id="m2")
+    assert page.status_code == 200, page.text
+    assert page.headers["content-type"].startswith("text/html")
+    html = page.text
+    assert "Campaign 2</strong>" in html and "starts in 9 days" in html
+    assert "Campaign 1</strong>" in html and "ends in 4 days" in html
+    assert 'data-mission-id="daily-call"' in html and 'data-mission-id="support-only"' in html
+    assert 'data-mission-id="weekly-review"' not in html  # a sales mission; m2 is in support
+    assert acme.get("/ui/activity", member_id="").status_code == 200  # an empty field
+
+
 def test_a_forgotten_members_name_and_messages_are_gone_from_the_lists(acme: Api) -> None:
     # Last in this module: it changes the shared tenant.
     acme.ok("/v1/members/m1/forget", status=200)
