@@ -23,6 +23,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from ledger.api.queries import Answer
 from ledger.clock import Clock
+from ledger.commands.base import EARLIEST_YEAR, LATEST_YEAR
 from ledger.dashboard import charts, views
 from ledger.errors import Invalid
 from ledger.projections.facts import Decrypt
@@ -59,9 +60,12 @@ def _day(value: str | None, field: str) -> date | None:
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise Invalid(f"{field} must be a date as YYYY-MM-DD", field=field) from None
+    if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:  # as the API's dates
+        raise Invalid(f"the year must be between {EARLIEST_YEAR} and {LATEST_YEAR}", field=field)
+    return day
 
 
 def _countdown(moment: datetime, now: datetime) -> str:

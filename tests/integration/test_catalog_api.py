@@ -300,3 +300,17 @@ def test_a_forgotten_members_name_and_messages_are_gone_from_the_lists(acme: Api
     assert from_m1["from_name"] is None and from_m1["message"] == "thanks 1"
     member = next(m for m in _everything(acme, "/v1/members", 50) if m["member_id"] == "m1")
     assert member["display_name"] is None and member["forgotten"] is True
+
+
+def test_a_page_with_a_bad_date_is_a_clear_422_never_a_500(acme: Api) -> None:
+    for path, params in (
+        ("/ui/leaderboard", {"at": "0001-01-01"}),
+        ("/ui/leaderboard", {"at": "yesterday"}),
+        ("/ui/heatmap", {"from": "9999-12-31"}),
+        ("/ui/alignment", {"at": "2026-02-30"}),
+        ("/ui/alignment", {"scope": "team"}),
+        ("/ui/members/nobody", {}),
+    ):
+        response = acme.get(path, **params)
+        assert response.status_code in (404, 422), (path, params, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
