@@ -12,8 +12,9 @@ recognition and the award; and some manual adjustments and award reversals.
 Recorded in time order (a few completions backdated), as commands arrive.
 
 OUT_DIR then looks like a data directory (`events.sqlite`, `member-keys.sqlite`)
-plus `history.json` (tenant, admin key, counts). A seed fixes every id, moment and
-figure; only ciphertexts of names differ between two runs.
+plus `history.json` (tenant and counts; no key: `History.issue_admin_key` issues one
+into each copy). A seed fixes every id, moment and figure; only ciphertexts of names
+differ between two runs.
 """
 
 from __future__ import annotations
@@ -81,7 +82,6 @@ class History:
 
     directory: Path
     tenant: str
-    admin_key: str
     behaviors: int
     events: int
     members: int
@@ -98,6 +98,24 @@ class History:
         data_dir.mkdir(parents=True, exist_ok=True)
         for name in ("events.sqlite", "member-keys.sqlite"):
             shutil.copyfile(self.directory / name, data_dir / name)
+
+    def issue_admin_key(self, data_dir: Path) -> str:
+        """A fresh admin key of the tenant in a copy, as `ledger demo` issues one: no key
+        is ever written to a file (only its hash, in the store)."""
+        from ledger.commands.base import Caller
+        from ledger.commands.tenancy import IssueApiKey
+        from ledger.config import Settings
+        from ledger.service import Ledger
+
+        ledger = Ledger.open(Settings(data_dir=data_dir, _env_file=None))
+        try:
+            issued = ledger.execute(
+                IssueApiKey(role="admin", label="bench admin"),
+                Caller(self.tenant, "admin", "bench"),
+            )
+        finally:
+            ledger.close()
+        return str(issued.body["key"])
 
     @staticmethod
     def read(directory: Path) -> History:
@@ -133,10 +151,10 @@ def generate(directory: Path, behaviors: int, members: int, seed: int = 1) -> Hi
     directory.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
     with _seeded_uuid4(random.Random(seed + 1)):
-        key, moves = _set_up(directory, members, rng)
+        moves = _set_up(directory, members, rng)
         events = _bulk(directory, behaviors, members, moves, rng)
     _checkpoint(directory / "events.sqlite")
-    history = History(directory, TENANT, key, behaviors, events, members, seed)
+    history = History(directory, TENANT, behaviors, events, members, seed)
     fields = {k: v for k, v in asdict(history).items() if k != "directory"}
     (directory / "history.json").write_text(json.dumps(fields, indent=1))
     return history
@@ -144,9 +162,9 @@ def generate(directory: Path, behaviors: int, members: int, seed: int = 1) -> Hi
 
 def _set_up(
     directory: Path, members: int, rng: random.Random
-) -> tuple[str, dict[str, list[tuple[datetime, str]]]]:
+) -> dict[str, list[tuple[datetime, str]]]:
     """Tenant, values, strategy, missions, a campaign and members, through the handlers.
-    Returns the admin key and each member's teams over time."""
+    Returns each member's teams over time."""
     from ledger.clock import FixedClock
     from ledger.commands.base import Caller, Command
     from ledger.commands.campaigns import LaunchCampaign
@@ -166,7 +184,7 @@ def _set_up(
     ledger = Ledger.open(settings, clock=FixedClock(start - timedelta(days=1)))
     admin = Caller(TENANT, "admin", "bench set-up")
     try:
-        created = ledger.execute(
+        ledger.execute(
             CreateTenant(tenant_id=TENANT, name="Bench Corp", settings=SETTINGS),
             Caller(TENANT, "operator", "operator"),
         )
@@ -251,7 +269,7 @@ def _set_up(
                 moves[member_id].append((when, new_team))
         for command in commands:
             ledger.execute(command, admin)
-        return str(created.body["admin_key"]), moves
+        return moves
     finally:
         ledger.close()
 

@@ -36,8 +36,9 @@ def http_rows(sizes: Sizes, work: Path) -> list[Row]:
             )
         bare["open"] = open_loop(server.url, "", sizes)
     small = cached(work, sizes.small_behaviors, sizes.members)
-    with ledger_serve(serving_dir(small, work), work / "serve-small.log") as server:
-        tenant = keys_of(server.url, small.admin_key, small.members, "teamwork")
+    data, admin_key = serving_dir(small, work)
+    with ledger_serve(data, work / "serve-small.log") as server:
+        tenant = keys_of(server.url, admin_key, small.members, "teamwork")
         for connections in (8, 32):
             got = wrk.run(
                 server.url,
@@ -64,23 +65,25 @@ def http_rows(sizes: Sizes, work: Path) -> list[Row]:
             )
         rows += loaded_rows(server, tenant.service_key, sizes, bare["open"], small)
     big = cached(work, sizes.behaviors, sizes.members)
-    with ledger_serve(serving_dir(big, work), work / "serve-big.log") as server:
-        tenant = keys_of(server.url, big.admin_key, big.members, "teamwork")
+    data, admin_key = serving_dir(big, work)
+    with ledger_serve(data, work / "serve-big.log") as server:
+        tenant = keys_of(server.url, admin_key, big.members, "teamwork")
         rows += loaded_rows(server, tenant.service_key, sizes, bare["open"], big)
-        rows += snapshot_rows(server, big.admin_key)
+        rows += snapshot_rows(server, admin_key)
     return rows
 
 
-def serving_dir(history: History, work: Path) -> Path:
+def serving_dir(history: History, work: Path) -> tuple[Path, str]:
     """A data directory of its own for a server, with the projection `store_rows` rebuilt
-    for this history when there is one (else the server builds it before it is ready)."""
+    for this history when there is one (else the server builds it before it is ready),
+    and an admin key issued in it."""
     data = work / f"serve-{history.behaviors}"
     shutil.rmtree(data, ignore_errors=True)
     history.copy_to(data)
     rebuilt = rebuilt_projection(history, work)
     if rebuilt.exists():
         shutil.copyfile(rebuilt, data / "projections.duckdb")
-    return data
+    return data, history.issue_admin_key(data)
 
 
 def rebuilt_projection(history: History, work: Path) -> Path:

@@ -195,41 +195,6 @@ class Tenant:
     value: str
 
 
-def new_tenant(url: str, members: int, tenant_id: str = "bench") -> Tenant:
-    """A tenant whose allowances never refuse the benchmark's recognitions (set-up
-    traffic, not measured): operator, then its admin key, through the public API."""
-    operator = {"Authorization": f"Bearer {OPERATOR}"}
-    created = httpx.post(
-        f"{url}/v1/tenants",
-        headers=operator,
-        json={
-            "tenant_id": tenant_id,
-            "name": "Bench",
-            "settings": {
-                "timezone": "Europe/Stockholm",
-                "monthly_allowance": 1_000_000,
-                "max_recognitions_per_pair_per_week": 1000,
-            },
-        },
-        timeout=30,
-    )
-    created.raise_for_status()
-    admin = str(created.json()["admin_key"])
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin}"}, timeout=30) as c:
-        c.post("/v1/values", json={"key": "teamwork", "name": "Teamwork"}).raise_for_status()
-        for i in range(members):
-            c.post(
-                "/v1/members",
-                json={
-                    "member_id": f"m{i}",
-                    "display_name": f"Member {i}",
-                    "team": ("sales", "support", "product", "operations")[i % 4],
-                    "joined_at": "2020-01-06T00:00:00Z",
-                },
-            ).raise_for_status()
-    return keys_of(url, admin, members, "teamwork")
-
-
 def keys_of(url: str, admin_key: str, members: int, value: str) -> Tenant:
     """A service key (it sends the commands, as in production) and an analyst key (it
     reads the event feed), issued with the tenant's admin key."""

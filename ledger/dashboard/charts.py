@@ -28,12 +28,16 @@ FONT = "font-family='system-ui, sans-serif' font-size='12'"
 HEADING = "font-family='system-ui, sans-serif' font-size='16' font-weight='600'"
 
 
-def shade(points: int, highest: int) -> tuple[str, str]:
-    """The (background, text) colours of a cell: step 0 only for nothing at all."""
+def step(points: int, highest: int) -> int:
+    """The step of the ramp for a cell (the pages' `step-N` class): 0 only for nothing."""
     if points <= 0 or highest <= 0:
-        return RAMP[0]
-    step = 1 + min(len(RAMP) - 2, int((len(RAMP) - 1) * points / (highest + 1)))
-    return RAMP[step]
+        return 0
+    return 1 + min(len(RAMP) - 2, int((len(RAMP) - 1) * points / (highest + 1)))
+
+
+def shade(points: int, highest: int) -> tuple[str, str]:
+    """The (background, text) colours of a cell."""
+    return RAMP[step(points, highest)]
 
 
 def _svg(width: int, height: int, title: str, body: list[str]) -> str:

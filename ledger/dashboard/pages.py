@@ -45,9 +45,7 @@ templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-templates.globals["shade"] = lambda points, highest: charts.RAMP.index(
-    charts.shade(points, highest)
-)
+templates.globals["step"] = charts.step
 
 
 def _blank(value: str | None) -> str | None:

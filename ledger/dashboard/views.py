@@ -119,14 +119,10 @@ def alignment(
 ) -> dict[str, Any]:
     """The chosen period's figures, and the trend of the periods before it, with the
     periods where the strategy revision changed marked."""
-    current = queries.alignment(
-        con, tenant_id, scope=scope, period=period, now=now, at=at, team=team
-    )
     tz = tenant_timezone(con, tenant_id)
-    end = date.fromisoformat(current["period"]["start"])
+    day = at or today(tz, now)
     trend: list[dict[str, Any]] = []
-    day = end
-    for _ in range(TREND_PERIODS):
+    for _ in range(TREND_PERIODS):  # the chosen period, then the ones before it
         start, _end = period_bounds(period, day)
         trend.append(
             queries.alignment(
@@ -140,13 +136,12 @@ def alignment(
         point["revision_changed"] = previous is not None and point["strategy_version"] != previous
         point["thin"] = 0 < point["behaviors"] < THIN_SAMPLE
         previous = point["strategy_version"]
+    current = dict(trend[-1])
     values = current["values"]
     current |= {
-        "thin": 0 < current["behaviors"] < THIN_SAMPLE,
         "under": [v for v in values if v["gap"] is not None and v["gap"] < -0.05],
         "over": [v for v in values if v["gap"] is not None and v["gap"] > 0.05],
         "trend": trend,
-        "today": today(tz, now).isoformat(),
     }
     return current
 

@@ -158,12 +158,12 @@ def _open_to(
         "  AND r.event_type = 'CompletionRejected')",
         {"t": tenant_id, "m": member_id},
     ).fetchall()
-    slots = set()
-    for mission_id, occurred_at in done:
-        mission = next((r for r in rows if r["mission_id"] == mission_id), None)
-        if mission is not None:
-            moment = datetime.fromisoformat(occurred_at)
-            slots.add((mission_id, cadence_period(mission["cadence"], moment, tz)))
+    cadence = {r["mission_id"]: r["cadence"] for r in rows}
+    slots = {
+        (mission_id, cadence_period(cadence[mission_id], datetime.fromisoformat(moment), tz))
+        for mission_id, moment in done
+        if mission_id in cadence
+    }
     return [
         r
         for r in rows

@@ -15,7 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.http_server import OPERATOR_TOKEN, free_port, wait_until_up
+from tests.fault.processes import LedgerProcess
+from tests.integration.http_server import OPERATOR_TOKEN
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,31 +53,14 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     )
     found = re.search(r"admin key: (lk_\S+)", made.stdout)
     assert found, made.stdout
-    port = free_port()
-    log = (data_dir / "serve.log").open("wb")
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ledger.cli",
-            "serve",
-            "--data-dir",
-            str(data_dir),
-            "--port",
-            str(port),
-        ],
-        env={**env, "LEDGER_RATE_LIMIT": "0"},
-        stdout=log,
-        stderr=subprocess.STDOUT,
+    server = LedgerProcess.serve(
+        {**env, "LEDGER_DATA_DIR": str(data_dir), "LEDGER_RATE_LIMIT": "0"}, data_dir
     )
-    url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up(url, server)
-        yield Demo(url, found.group(1))
+        server.start_ready()
+        yield Demo(server.url, found.group(1))
     finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
+        server.ensure_stopped()
 
 
 @pytest.fixture(scope="session")
