@@ -6,14 +6,26 @@ from pathlib import Path
 from typing import Any
 
 from consumers.sources import KafkaSource, StoreSource
-from ledger.clock import Clock
+from ledger.clock import Clock, ShiftedClock
 from ledger.config import Settings
+from ledger.logs import get_logger
 from ledger.projections.projection import Projection
 from ledger.service import Ledger
 
 
+def clock_for(settings: Settings) -> Clock:
+    """The process's clock: the wall clock, or (tests only) one started at LEDGER_TEST_NOW."""
+    if settings.test_now is None:
+        return Clock()
+    get_logger("ledger").warning(
+        "LEDGER_TEST_NOW is set: this process's clock runs from a chosen moment (tests only)",
+        moment=settings.test_now.isoformat(),
+    )
+    return ShiftedClock(settings.test_now)
+
+
 def open_ledger(settings: Settings, clock: Clock | None = None) -> Ledger:
-    return Ledger.open(settings, clock=clock)
+    return Ledger.open(settings, clock=clock or clock_for(settings))
 
 
 def open_projection(
@@ -107,6 +119,7 @@ class EmbeddedRuntime:
             snapshot=self.projector.publish_snapshot if self.snapshot_path else None,
             auth_failure_rate=self.settings.auth_failure_rate,
             operator_rate=self.settings.operator_rate,
+            trusted_proxies=self.settings.trusted_proxies,
         )
 
     def start(self) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from ledger.config import Settings
+from ledger.config import ConfigurationError, Settings, load_settings
 
 app = typer.Typer(
     help="Behavior ledger: event-sourced missions, recognitions and alignment.",
@@ -33,7 +33,10 @@ def main() -> None:
 
     # Every file a ledger process writes (stores, WALs, snapshots, exports) is private.
     os.umask(0o077)
-    settings = Settings()
+    try:
+        settings = load_settings()
+    except ConfigurationError as error:
+        raise refuse(f"configuration: {error}", 2) from None
     configure(settings.log_level, settings.log_format)
 
 
@@ -65,7 +68,7 @@ def stop_on_sigterm(stopping: Any = None) -> Any:
 
 
 def settings_for(data_dir: Path | None) -> Settings:
-    settings = Settings()
+    settings = load_settings()
     if data_dir is not None:
         settings = settings.model_copy(update={"data_dir": data_dir})
     return settings
@@ -85,19 +88,26 @@ def _exit_cleanly(*_: Any) -> None:
     raise SystemExit(0)
 
 
-def _serve(settings: Settings, host: str, port: int, banner: list[str] | None = None) -> None:
+def _serve(
+    settings: Settings,
+    host: str,
+    port: int,
+    banner: list[str] | None = None,
+    clock: Any = None,
+) -> None:
     import faulthandler
     import signal
 
     import uvicorn
 
+    from ledger.api.app import SERVER_OPTIONS
     from ledger.bootstrap import EmbeddedRuntime
     from ledger.logs import mask
     from ledger.projections.files import ProjectionInUse
 
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # see stop_on_sigterm
     try:
-        runtime = EmbeddedRuntime(settings)
+        runtime = EmbeddedRuntime(settings, clock)
     except ProjectionInUse as error:
         raise refuse(str(error)) from None
     runtime.start()
@@ -136,6 +146,7 @@ def _serve(settings: Settings, host: str, port: int, banner: list[str] | None = 
             log_config=None,
             log_level=settings.log_level,
             access_log=False,
+            **SERVER_OPTIONS,
         )
     finally:
         runtime.stop()
@@ -151,15 +162,16 @@ def demo(
     ] = True,
 ) -> None:
     """Create a sample company with twelve weeks of history, then serve it."""
+    from ledger.bootstrap import clock_for, open_ledger
     from ledger.clock import FixedClock
     from ledger.commands.base import Caller
     from ledger.commands.tenancy import IssueApiKey
     from ledger.demo import TENANT, build_demo
-    from ledger.service import Ledger
 
     settings = settings_for(data_dir or Path("ledger-data/demo"))
-    clock = FixedClock(datetime.now(UTC))
-    ledger = Ledger.open(settings, clock=clock)
+    wall = clock_for(settings)
+    clock = FixedClock(wall.now())
+    ledger = open_ledger(settings, clock)
     if ledger.store.max_position() == 0:
         started = time.perf_counter()
         with Progress(console=console, transient=True) as bar:
@@ -180,10 +192,10 @@ def demo(
         # Derive the projections before serving, so the first query finds them ready.
         events, seconds = rebuild_into(settings, "store", settings.projection_path)
         console.print(f"projections of {events} events built in {seconds:.1f}s")
-        ledger = Ledger.open(settings, clock=clock)
+        ledger = open_ledger(settings, clock)
     else:
         console.print(f"reusing the demo in {settings.data_dir}")
-    clock.set(datetime.now(UTC))
+    clock.set(wall.now())
     admin_key = ledger.execute(
         IssueApiKey(role="admin", label="demo admin"), Caller(TENANT, "admin", "demo")
     ).body["key"]
@@ -198,7 +210,7 @@ def demo(
         for line in banner:
             console.print(line)
         return
-    _serve(settings, host, port, banner)
+    _serve(settings, host, port, banner, wall)
 
 
 Source = Annotated[str, typer.Option("--source", help="store (the event store) or kafka.")]
@@ -328,7 +340,7 @@ def _ops_server(
         return None
     from prometheus_client import CollectorRegistry, Gauge
 
-    from ledger.clock import Clock
+    from ledger.bootstrap import clock_for
     from ledger.monitoring import OpsServer, projection_lag
 
     registry = CollectorRegistry()
@@ -343,9 +355,10 @@ def _ops_server(
     up = Gauge(f"ledger_{process}_healthy", "1 while the loop makes progress", registry=registry)
     if extra is not None:
         extra(registry)
+    clock = clock_for(settings)
 
     def scrape() -> None:
-        events, seconds = projection_lag(store, lag(), Clock().now())
+        events, seconds = projection_lag(store, lag(), clock.now())
         lag_events.set(events)
         lag_seconds.set(seconds)
         up.set(1 if healthy()[0] else 0)
@@ -508,13 +521,25 @@ def schema_export(directory: Path) -> None:
 
 @app.command()
 def sql(query: str, data_dir: DataDir = None) -> None:
-    """Run a read-only SQL query against the analysts' snapshot."""
-    con = _analyst_connection(settings_for(data_dir))
-    result = con.execute(query)
+    """Run a read-only SQL query against the analysts' snapshot (docs/data-dictionary.md).
+
+    It reads the projection tables and nothing else: no files (no COPY, read_csv,
+    read_blob, glob), no other databases (no ATTACH), no extensions (no INSTALL, LOAD),
+    and no settings can be changed. `ledger export parquet` writes files.
+    """
+    import duckdb
+
+    con = _analyst_connection(settings_for(data_dir), locked=True)
+    try:
+        result = con.execute(query)
+        rows = result.fetchall()
+    except duckdb.Error as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise refuse(f"SQL: {first}", 2) from None
     table = Table()
     for column in result.description or []:
         table.add_column(str(column[0]))
-    for row in result.fetchall():
+    for row in rows:
         table.add_row(*("NULL" if v is None else str(v) for v in row))
     console.print(table)
 
@@ -535,11 +560,13 @@ def export_parquet(directory: Path, data_dir: DataDir = None) -> None:
         ).fetchall()
     ]
     for name in tables:
-        con.execute(
-            # Table names come from the catalog of our own snapshot.
-            f"COPY (SELECT * FROM \"{name}\") TO '{directory / name}.parquet' (FORMAT parquet)"  # noqa: S608
-        )
+        # The relation API takes the path as a value: no SQL is composed from it.
+        con.table(_quoted(name)).write_parquet(str(directory / f"{name}.parquet"))
     console.print(f"{len(tables)} tables -> {directory}")
+
+
+def _quoted(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
 
 
 @app.command()
@@ -555,6 +582,7 @@ def report(
     data_dir: DataDir = None,
 ) -> None:
     """Draw a dashboard picture from the analysts' snapshot, for slides and e-mails."""
+    from ledger.bootstrap import clock_for
     from ledger.dashboard.report import KINDS, picture, write
     from ledger.errors import LedgerError
 
@@ -564,24 +592,40 @@ def report(
         raise refuse(f"--period {period!r} does not apply to a {kind} picture", 2)
     if svg is None and png is None:
         raise refuse("name a file: --svg FILE and/or --png FILE", 2)
-    con = _analyst_connection(settings_for(data_dir))
+    settings = settings_for(data_dir)
+    con = _analyst_connection(settings, locked=True)
     try:
-        drawing = picture(con, kind, tenant, datetime.now(UTC), period, team)
+        drawing = picture(con, kind, tenant, clock_for(settings).now(), period, team)
     except LedgerError as error:
         raise refuse(f"cannot draw it: {error}") from None
     for path in write(drawing, svg, png):
         console.print(f"{kind} of {tenant} -> {path}")
 
 
-def _analyst_connection(settings: Settings) -> Any:
+# What an analyst's connection may do: read the snapshot's tables, nothing else. The
+# configuration is locked once the time zone is set (ICU is built in: no file is read).
+LOCKED_DOWN: dict[str, str | bool | int | float | list[str]] = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "allow_community_extensions": False,
+}
+
+
+def _analyst_connection(settings: Settings, locked: bool = False) -> Any:
+    """The analysts' snapshot (or, with no server running, the projection file), read-only;
+    `locked`: no file, database, extension or setting beyond it is reachable."""
     import duckdb
 
     from ledger.bootstrap import snapshot_path
 
     for path in (snapshot_path(settings), settings.projection_path):
         if path.exists():
-            con = duckdb.connect(str(path), read_only=True)
+            config = LOCKED_DOWN if locked else {}
+            con = duckdb.connect(str(path), read_only=True, config=config)
             con.execute("SET TimeZone = 'UTC'")
+            if locked:
+                con.execute("SET autoload_known_extensions = false")
+                con.execute("SET lock_configuration = true")
             return con
     raise refuse(f"no projections under {settings.data_dir}: run `ledger rebuild`")
 

@@ -28,6 +28,20 @@ class FixedClock(Clock):
         self.at = at
 
 
+class ShiftedClock(Clock):
+    """The wall clock moved so that it reads `start` when made, then runs on at its pace.
+
+    What `LEDGER_TEST_NOW` gives a process (tests start `ledger serve` and the CLI at a
+    chosen moment): seconds still pass, so timeouts, lag and `as_of` behave as in life.
+    """
+
+    def __init__(self, start: datetime) -> None:
+        self.offset = as_utc(start) - datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
 def as_utc(moment: datetime) -> datetime:
     """Normalise an aware datetime to UTC; naive datetimes are taken as UTC."""
     if moment.tzinfo is None:

@@ -25,9 +25,11 @@ from ledger.commands.recognitions import GiveRecognition
 from ledger.commands.strategy import DefineValue, ReviseStrategy
 from ledger.commands.tenancy import CreateTenant, IssueApiKey
 from ledger.errors import LedgerError
+from ledger.periods import local_date
 from ledger.service import Ledger
 
 TENANT = "northwind"
+TIMEZONE = "Europe/Stockholm"
 WEEKS = 12
 TEAMS = {"sales": 9, "support": 8, "product": 8, "operations": 7}
 VALUES = {
@@ -204,7 +206,7 @@ def build_demo(
     start = end - timedelta(weeks=WEEKS)
     clock.set(start - timedelta(days=1))
     created = ledger.execute(
-        CreateTenant(tenant_id=TENANT, name="Northwind Traders", timezone="Europe/Stockholm"),
+        CreateTenant(tenant_id=TENANT, name="Northwind Traders", timezone=TIMEZONE),
         Caller(TENANT, "operator", "demo"),
     )
     admin = Caller(TENANT, "admin", "initial admin key")
@@ -306,7 +308,9 @@ def build_demo(
             send(MoveMember(member_id="jun", team="sales", effective_from=today))
         if day == 78:
             send(DeclareWinners(campaign_id="customer-month"))
-        if today.weekday() >= 5:
+        # Weekends are quiet, except today's: whatever day the demo is made, its current
+        # week and month show some behavior.
+        if local_date(today, TIMEZONE).weekday() >= 5 and day != days - 1:
             continue
         for member_id, team in roster.items():
             habits = HABITS[team]

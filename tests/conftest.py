@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,29 @@ import pytest
 from ledger.clock import FixedClock
 from ledger.config import Settings
 from ledger.service import Ledger
-from tests.support import NOW, World
+from tests.support import NOW, World, start_timeline, timeline
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--moment",
+        default=None,
+        help="ISO instant with offset: where the tests' timeline starts (marker `calendar`).",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    given = config.getoption("--moment")
+    if given:
+        moment = datetime.fromisoformat(given)
+        if moment.tzinfo is None:
+            raise pytest.UsageError("--moment needs an offset, e.g. 2027-03-28T03:30+02:00")
+        start_timeline(moment)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"timeline of the calendar tests starts at {timeline().now().isoformat()}"
+
 
 POSTGRES_DSN = os.environ.get("LEDGER_TEST_POSTGRES_DSN")
 # CI sets this so a missing PostgreSQL fails the run instead of skipping its tests.

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ledger.clock import FixedClock
+from ledger.clock import FixedClock, ShiftedClock
 from ledger.commands.base import Caller, Command
 from ledger.commands.members import AddMember
 from ledger.commands.missions import PublishMission
@@ -13,9 +14,38 @@ from ledger.commands.strategy import DefineValue
 from ledger.commands.tenancy import CreateTenant
 from ledger.service import Ledger
 
-# A Wednesday, mid-month, so "this week" and "this month" have room either side.
+# A Wednesday, mid-month, so "this week" and "this month" have room either side: the
+# given/when/then tests are written around this fixed moment.
 NOW = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)
 OPERATOR = Caller("", "operator", "operator")
+
+# The tests that run servers and CLI processes (marker `calendar`) run on one timeline
+# that starts at `pytest --moment` (the calendar run of .ci/run picks Monday mornings,
+# Sunday nights, DST nights, month and year ends), or at NOW. Never the real date.
+_timeline = ShiftedClock(NOW)
+
+
+def start_timeline(moment: datetime) -> None:
+    global _timeline
+    _timeline = ShiftedClock(moment)
+
+
+def timeline() -> ShiftedClock:
+    """The clock of the servers the tests start (in-process, and passed to processes)."""
+    return _timeline
+
+
+def now() -> datetime:
+    """Now on the tests' timeline (what the servers they start read as now)."""
+    return _timeline.now()
+
+
+def process_env(base: dict[str, str] | None = None, **extra: str) -> dict[str, str]:
+    """The environment of a ledger process a test starts: its clock on the timeline."""
+    env = dict(os.environ if base is None else base)
+    env.update(extra)
+    env["LEDGER_TEST_NOW"] = now().isoformat()
+    return env
 
 
 class World:

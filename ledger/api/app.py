@@ -12,6 +12,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from ledger.api import catalog, commands, problems, queries
 from ledger.api.access import AccessLog
@@ -58,6 +59,9 @@ SECURITY_SCHEMES = {
     }
 }
 PUBLIC = {"/healthz", "/metrics"}
+# How every ledger HTTP server runs uvicorn. uvicorn believes X-Forwarded-For from
+# 127.0.0.1 by default; here only LEDGER_TRUSTED_PROXIES are believed (create_app).
+SERVER_OPTIONS: dict[str, Any] = {"proxy_headers": False, "server_header": False}
 
 
 def _document_security(schema: dict[str, Any]) -> None:
@@ -81,6 +85,7 @@ def create_app(
     snapshot: Callable[[], Path | None] | None = None,
     auth_failure_rate: float = 1.0,
     operator_rate: float = 2.0,
+    trusted_proxies: str = "",
 ) -> FastAPI:
     clock = clock or ledger.clock
     writer = Writer(ledger.store)
@@ -139,6 +144,8 @@ def create_app(
         latency.labels(method, route).observe(seconds)
 
     app.add_middleware(AccessLog, observe=observe)
+    if trusted_proxies.strip():
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted_proxies)
 
     @app.post("/v1/projections/snapshot", tags=["operations"], responses=RESPONSES)
     def publish_snapshot(request: Request) -> dict[str, Any]:

@@ -135,11 +135,10 @@ def register(
         """Print the digest of the whole history, for an auditor to keep outside the system."""
         from ledger.audit.verify import current_digest
         from ledger.bootstrap import open_ledger
-        from ledger.clock import Clock
 
         ledger = open_ledger(settings_for(data_dir))
         try:
-            document = current_digest(ledger.store, Clock().now()).to_dict()
+            document = current_digest(ledger.store, ledger.clock.now()).to_dict()
         finally:
             ledger.close()
         if as_json:
@@ -164,7 +163,6 @@ def register(
         """Re-decide the period with a change and print before / after; never writes."""
         from ledger.audit.simulate import Change, simulate_change
         from ledger.bootstrap import open_ledger
-        from ledger.clock import Clock
 
         try:
             what = Change.model_validate_json(change.read_bytes())
@@ -175,7 +173,7 @@ def register(
         ledger = open_ledger(settings_for(data_dir))
         try:
             document = simulate_change(
-                ledger.store, ledger.personal, tenant, what, start, end, Clock().now()
+                ledger.store, ledger.personal, tenant, what, start, end, ledger.clock.now()
             )
         except NotFound as error:
             raise refuse(str(error)) from None

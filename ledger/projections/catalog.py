@@ -7,7 +7,6 @@ stable while new items arrive, and a page costs its own size, not the offset.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -15,39 +14,18 @@ from typing import Any
 import duckdb
 import orjson
 
-from ledger.errors import Invalid
 from ledger.periods import cadence_period
+from ledger.projections import cursors
 from ledger.projections.facts import Decrypt
 from ledger.projections.queries import tenant_timezone
 
 Row = dict[str, Any]
 
 
-def encode_cursor(key: Sequence[Any]) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(list(key))).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
-    """The sort key a cursor names; a cursor this API did not write is a 422."""
-    if cursor is None:
-        return None
-    try:
-        key = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, orjson.JSONDecodeError):
-        key = None
-    if (
-        not isinstance(key, list)
-        or len(key) != arity
-        or not all(isinstance(part, str | int) for part in key)
-    ):
-        raise Invalid("not a cursor of this list: pass next_cursor as it was given", field="cursor")
-    return key
-
-
 def _page(rows: list[Row], limit: int, key: Callable[[Row], Sequence[Any]]) -> Row:
     more = len(rows) > limit
     items = rows[:limit]
-    return {"items": items, "next_cursor": encode_cursor(key(items[-1])) if more else None}
+    return {"items": items, "next_cursor": cursors.encode(key(items[-1])) if more else None}
 
 
 def _fetch(con: duckdb.DuckDBPyConnection, sql: str, params: Row) -> list[Row]:
@@ -59,7 +37,7 @@ def _fetch(con: duckdb.DuckDBPyConnection, sql: str, params: Row) -> list[Row]:
 def values(
     con: duckdb.DuckDBPyConnection, tenant_id: str, *, cursor: str | None, limit: int
 ) -> Row:
-    after = decode_cursor(cursor, 1)
+    after = cursors.decode(cursor, [cursors.text])
     rows = _fetch(
         con,
         "SELECT value AS key, name, retired FROM value_catalog WHERE tenant_id = $t "
@@ -74,6 +52,17 @@ MEMBER_COLUMNS = (
     "member_id, display_name, team, joined_at, departed_at, forgotten, "
     "(departed_at IS NULL OR departed_at > $now) AND joined_at <= $now AS active"
 )
+# The `members` view as it stands at $now, the ledger's clock (the view itself answers
+# analysts at DuckDB's wall clock).
+MEMBERS_AT_NOW = """(
+    SELECT p.tenant_id, p.member_id,
+           CASE WHEN p.forgotten THEN NULL ELSE p.display_name END AS display_name,
+           (SELECT h.team FROM team_history h
+             WHERE h.tenant_id = p.tenant_id AND h.member_id = p.member_id
+               AND h.effective_from <= $now
+             ORDER BY h.effective_from DESC, h.position DESC LIMIT 1) AS team,
+           p.joined_at, p.departed_at, p.forgotten
+    FROM member_profiles p WHERE p.tenant_id = $t) members"""
 
 
 def members(
@@ -86,10 +75,10 @@ def members(
     limit: int,
 ) -> Row:
     """Team and activity now; no contact data (the projections hold none)."""
-    after = decode_cursor(cursor, 1)
+    after = cursors.decode(cursor, [cursors.text])
     rows = _fetch(
         con,
-        f"SELECT {MEMBER_COLUMNS} FROM members WHERE tenant_id = $t "
+        f"SELECT {MEMBER_COLUMNS} FROM {MEMBERS_AT_NOW} WHERE tenant_id = $t "
         + ("AND team = $team " if team else "")
         + ("AND member_id > $after " if after else "")
         + "ORDER BY member_id LIMIT $n",
@@ -120,7 +109,7 @@ def missions(
 ) -> Row:
     """Missions by id; `active` keeps those open now; `member_id` keeps those that member
     can complete today (open, in the member's team) and has not completed this period."""
-    after = decode_cursor(cursor, 1)
+    after = cursors.decode(cursor, [cursors.text])
     rows = _fetch(
         con,
         'SELECT mission_id, title, "values", points, cadence, requires_verification, '
@@ -142,7 +131,7 @@ def _open_to(
     con: duckdb.DuckDBPyConnection, tenant_id: str, member_id: str, rows: list[Row], now: datetime
 ) -> list[Row]:
     member = con.execute(
-        f"SELECT {MEMBER_COLUMNS} FROM members WHERE tenant_id = $t AND member_id = $m",
+        f"SELECT {MEMBER_COLUMNS} FROM {MEMBERS_AT_NOW} WHERE member_id = $m",
         {"t": tenant_id, "m": member_id, "now": now},
     ).fetchone()
     if member is None or not member[-1]:
@@ -182,13 +171,13 @@ def campaigns(
     limit: int,
 ) -> Row:
     """Campaigns by start (newest first), with their status and, once declared, winners."""
-    after = decode_cursor(cursor, 2)
+    after = cursors.decode(cursor, [cursors.instant, cursors.text])
     rows = _fetch(
         con,
         'SELECT campaign_id, name, starts_at, ends_at, "values", multiplier, winners, reward, '
         "declared_winners FROM campaigns WHERE tenant_id = $t "
         + (
-            "AND (starts_at, campaign_id) < ($after_start::TIMESTAMPTZ, $after_id) "
+            "AND (starts_at, campaign_id) < ($after_start, $after_id) "
             if after
             else ""
         )
@@ -250,7 +239,7 @@ def recognitions(
 ) -> Row:
     """The feed, newest first: who recognized whom for which value. Messages (personal
     data, sealed under the recipient's key) only when `with_messages`."""
-    after = decode_cursor(cursor, 1)
+    after = cursors.decode(cursor, [cursors.position])
     given = (
         "SELECT position, payload->>'recognition_id' AS recognition_id, "
         "payload->>'from_member' AS from_member, payload->>'to_member' AS to_member, "

@@ -17,6 +17,7 @@ import pytest
 
 from tests.fault.processes import LedgerProcess
 from tests.integration.http_server import OPERATOR_TOKEN
+from tests.support import process_env
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,7 +43,7 @@ class Demo:
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     data_dir = tmp_path_factory.mktemp("dashboard")
-    env = {**os.environ, "LEDGER_OPERATOR_TOKEN": OPERATOR_TOKEN, "COLUMNS": "300"}
+    env = {**process_env(), "LEDGER_OPERATOR_TOKEN": OPERATOR_TOKEN, "COLUMNS": "300"}
     made = subprocess.run(
         [sys.executable, "-m", "ledger.cli", "demo", "--no-serve", "--data-dir", str(data_dir)],
         env=env,

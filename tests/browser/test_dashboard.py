@@ -11,7 +11,8 @@ import pytest
 
 from tests.browser.conftest import SCREENSHOTS, Demo
 
-pytestmark = pytest.mark.timeout(300)
+# Its pages and answers depend on the day: run again at fixed moments (.ci/run).
+pytestmark = [pytest.mark.timeout(300), pytest.mark.calendar]
 
 SERIOUS = ("serious", "critical")
 

@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 
 from tests.integration.http_server import free_port
+from tests.support import process_env
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 45.0  # a restart must be healthy within this (2 cores, cold imports)
@@ -134,7 +135,8 @@ class LedgerProcess:
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "ledger.cli", *self.args],
-                env=self.env,
+                # A restart carries on the tests' timeline (never back to where it began).
+                env=process_env(self.env),
                 cwd=self.log_dir,  # no stray .env file is read
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -231,7 +233,7 @@ def run_ledger(
     with log_path.open("wb") as log:
         completed = subprocess.run(
             [sys.executable, "-m", "ledger.cli", *args],
-            env=env,
+            env=process_env(env),
             cwd=log_dir,
             stdin=subprocess.DEVNULL,
             stdout=log,

@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from tests.fault.private_postgres import PrivatePostgres, private_postgres
 from tests.integration import http_server
 from tests.integration.http_server import create_tenant, running_server
 from tests.property.test_projection_properties import tables
+from tests.support import now
 
 MEMBERS = [f"m{i}" for i in range(5)]
 # Every store call is retried by eventsourcing for about 12 s before it gives up
@@ -183,7 +184,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
             base_url=url, timeout=60, headers={"Authorization": f"Bearer {admin_key}"}
         )
         try:
-            joined = (datetime.now(UTC) - timedelta(days=30)).isoformat()
+            joined = (now() - timedelta(days=30)).isoformat()
             ok(admin.post("/v1/values", json={"key": "ownership", "name": "Ownership"}))
             for member in MEMBERS:
                 body = {

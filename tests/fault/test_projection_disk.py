@@ -29,7 +29,7 @@ from ledger.projections.projection import Projection
 from ledger.service import Ledger
 from tests.integration.http_server import free_port
 from tests.property.test_projection_properties import tables
-from tests.support import NOW, World
+from tests.support import NOW, World, process_env
 
 
 class Projector:
@@ -128,7 +128,7 @@ def test_a_full_disk_stops_the_projector_with_a_clear_error_and_it_resumes_skipp
         complete_missions(world, range(5))
         projector = Projector(
             {
-                **os.environ,
+                **process_env(),
                 "LEDGER_DATA_DIR": str(store_dir),
                 "LEDGER_DUCKDB_PATH": str(projection_path),
             }
@@ -196,7 +196,7 @@ def test_an_unwritable_projection_directory_is_waited_out_then_everything_is_app
     projection_dir.chmod(0o500)
     projector = Projector(
         {
-            **os.environ,
+            **process_env(),
             "LEDGER_DATA_DIR": str(store_dir),
             "LEDGER_DUCKDB_PATH": str(projection_dir / "projections.duckdb"),
             "HOME": str(tmp_path),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from ledger.projections.projection import Projection
 from ledger.service import Ledger
 from tests.integration.http_server import OPERATOR_TOKEN, free_port, serving
 from tests.property.test_projection_properties import tables
+from tests.support import process_env
 
 TOKEN = "op_" + "fault-suite-operator-token-0123456789"
 
@@ -49,7 +49,7 @@ def serve(data_dir: Path, port: int) -> subprocess.Popen[str]:
             "--port",
             str(port),
         ],
-        env={**os.environ, "LEDGER_OPERATOR_TOKEN": TOKEN, "COLUMNS": "300"},
+        env={**process_env(), "LEDGER_OPERATOR_TOKEN": TOKEN, "COLUMNS": "300"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -88,7 +88,7 @@ def rebuild(data_dir: Path) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=120,
         check=False,
-        env={**os.environ, "COLUMNS": "300"},
+        env={**process_env(), "COLUMNS": "300"},
     )
 
 

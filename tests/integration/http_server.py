@@ -13,8 +13,10 @@ from typing import Any
 import httpx
 import uvicorn
 
+from ledger.api.app import SERVER_OPTIONS
 from ledger.bootstrap import EmbeddedRuntime
 from ledger.config import Settings
+from tests.support import timeline
 
 OPERATOR_TOKEN = "op_integration-test-operator-token"
 LAST_RUNTIME: EmbeddedRuntime | None = None  # lets a test stall the projector
@@ -39,7 +41,7 @@ def running_server(data_dir: Path, rate_limit: float = 0, **settings: object) ->
         **settings,
     )  # type: ignore[call-arg]
     global LAST_RUNTIME
-    runtime = EmbeddedRuntime(config)
+    runtime = EmbeddedRuntime(config, timeline())
     LAST_RUNTIME = runtime
     runtime.start()
     with serving(runtime) as url:
@@ -52,7 +54,12 @@ def serving(runtime: EmbeddedRuntime) -> Iterator[str]:
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
-            runtime.app(), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+            runtime.app(),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            **SERVER_OPTIONS,
         )
     )
     thread = threading.Thread(target=server.run, daemon=True)

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 
+from ledger.demo import TIMEZONE
+from ledger.periods import local_date
 from tests.integration.http_server import free_port, store_head
+from tests.support import now, process_env
+
+# Its answers depend on the day: run again at fixed moments (.ci/run).
+pytestmark = pytest.mark.calendar
 
 
 def test_demo_serves_a_company_with_leaderboard_and_alignment(tmp_path: Path) -> None:
@@ -31,7 +38,7 @@ def test_demo_serves_a_company_with_leaderboard_and_alignment(tmp_path: Path) ->
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "COLUMNS": "300"},
+        env={**process_env(), "COLUMNS": "300"},
     )
     assert process.stdout is not None
     try:
@@ -58,13 +65,22 @@ def test_demo_serves_a_company_with_leaderboard_and_alignment(tmp_path: Path) ->
         board = httpx.get(
             f"{url}/v1/leaderboard",
             headers=headers,
-            params={"period": "month", "min_position": position},
+            params={"period": "all", "min_position": position},
         ).json()
         assert len(board["entries"]) == 10
+        # This week has behavior whatever day the demo was made (even at Monday 00:30).
+        week = httpx.get(f"{url}/v1/leaderboard", headers=headers, params={"period": "week"})
+        assert week.json()["entries"], "the demo's current week is empty"
+        # The month a week ago: a whole month (or its start) under the second revision.
         alignment = httpx.get(
             f"{url}/v1/alignment",
             headers=headers,
-            params={"scope": "team", "team": "product", "period": "month"},
+            params={
+                "scope": "team",
+                "team": "product",
+                "period": "month",
+                "at": local_date(now() - timedelta(days=7), TIMEZONE).isoformat(),
+            },
         ).json()
         assert alignment["behaviors"] > 0 and alignment["score"] is not None
         assert alignment["strategy_version"] == 2

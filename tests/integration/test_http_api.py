@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,10 @@ from tests.integration.http_server import (
     running_server,
     store_head,
 )
+from tests.support import now, process_env
+
+# Its answers depend on the day: run again at fixed moments (.ci/run).
+pytestmark = pytest.mark.calendar
 
 
 class Api:
@@ -40,10 +44,6 @@ class Api:
 
     def key_for(self, role: str) -> Api:
         return Api(self.url, self.ok("/v1/api-keys", {"role": role, "label": f"{role} key"})["key"])
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 @pytest.fixture(scope="module")
@@ -511,7 +511,7 @@ def test_analysts_query_a_snapshot_while_the_server_writes(tmp_path: Path) -> No
             text=True,
             timeout=60,
             check=False,
-            env={**__import__("os").environ, "COLUMNS": "200"},
+            env=process_env(COLUMNS="200"),
         )
         assert query.returncode == 0, query.stderr
         assert "focus" in query.stdout and "speed" in query.stdout

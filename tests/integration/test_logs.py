@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -13,6 +12,7 @@ import httpx
 
 from ledger.logs import mask
 from tests.integration.http_server import free_port, wait_until_up
+from tests.support import process_env
 
 TOKEN = "op_" + "log-test-operator-token-abcdefghijklmnop"
 
@@ -41,7 +41,7 @@ def test_serve_logs_json_lines_without_secrets_or_personal_data(tmp_path: Path) 
             str(port),
         ],
         env={
-            **os.environ,
+            **process_env(),
             "LEDGER_OPERATOR_TOKEN": TOKEN,
             "LEDGER_LOG_FORMAT": "json",
             "LEDGER_LOG_LEVEL": "INFO",

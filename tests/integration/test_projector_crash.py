@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
@@ -21,6 +20,7 @@ from ledger.demo import build_demo
 from ledger.projections.projection import Projection
 from ledger.service import Ledger
 from tests.property.test_projection_properties import tables
+from tests.support import process_env
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def test_sigkill_mid_batch_then_restart_equals_rebuild(
 ) -> None:
     projection_path = tmp_path / "projections.duckdb"
     env = {
-        **os.environ,
+        **process_env(),
         "LEDGER_DATA_DIR": str(demo_dir),
         "LEDGER_DUCKDB_PATH": str(projection_path),
     }

@@ -34,7 +34,7 @@ from ledger.commands.members import MoveMember
 from ledger.commands.recognitions import GiveRecognition
 from ledger.store import postgres_dsn, postgres_schema
 from tests.conftest import open_ledger
-from tests.support import World, days
+from tests.support import World, days, process_env
 
 # -- the store, read and edited with plain SQL ------------------------------------------------
 
@@ -286,7 +286,7 @@ class Outcome:
 def cli_env(url: str, data_dir: Path) -> dict[str, str]:
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
     return {
-        **inherited,
+        **process_env(inherited),
         "LEDGER_EVENT_STORE": url,
         "LEDGER_DATA_DIR": str(data_dir),
         "COLUMNS": "300",

@@ -3,7 +3,6 @@ the member's name, e-mail, messages, notes, reasons or key, nor any key or token
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
 import subprocess
@@ -18,6 +17,7 @@ from ledger.config import Settings
 from ledger.store import EventStore
 from tests.integration.http_server import free_port, wait_until_up
 from tests.integration.kafka_broker import Broker
+from tests.support import process_env
 
 TOKEN = "op_" + "security-suite-operator-token-0123456789"
 NAME, EMAIL = "Zelda Quux", "zelda.quux@example.test"
@@ -42,7 +42,7 @@ def test_after_a_forget_no_file_holds_the_member_or_any_secret(
     url = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "serve.log"
     env = {
-        **os.environ,
+        **process_env(),
         "LEDGER_OPERATOR_TOKEN": TOKEN,
         "LEDGER_LOG_FORMAT": "json",
         "COLUMNS": "300",

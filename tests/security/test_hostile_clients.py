@@ -6,6 +6,8 @@ Every refusal is a problem document, never a 500, and records nothing.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from pydantic import ValidationError
 from ledger.config import Settings
 from tests.integration.http_server import OPERATOR_TOKEN, create_tenant, running_server, store_head
 from tests.integration.test_http_api import Api
+from tests.support import process_env
 
 
 @pytest.fixture(scope="module")
@@ -57,29 +60,61 @@ def test_malformed_credentials_are_401_with_a_challenge(server: str, authorizati
         assert answer.headers["www-authenticate"].startswith("Bearer")
 
 
-def test_guessed_keys_and_operator_tokens_are_throttled_per_client(tmp_path: Path) -> None:
-    # 0.5 failures/s: 5 free tries, then one every 2 s (slow enough for a loaded machine).
+def guesses(url: str, count: int, **headers: str) -> list[int]:
+    return [
+        httpx.get(
+            f"{url}/v1/leaderboard", headers={"Authorization": f"Bearer lk_guess{i}", **headers}
+        ).status_code
+        for i in range(count)
+    ]
+
+
+def test_a_guesser_is_slowed_but_its_neighbours_behind_one_address_are_not(
+    tmp_path: Path,
+) -> None:
+    # Two clients behind one NAT (both 127.0.0.1): a guesser, and a company with its keys.
     with running_server(tmp_path, rate_limit=100, auth_failure_rate=0.5, operator_rate=2) as url:
-        statuses = [
-            httpx.get(
-                f"{url}/v1/leaderboard", headers={"Authorization": f"Bearer lk_guess{i}"}
-            ).status_code
-            for i in range(20)
-        ]
+        admin_key = create_tenant(url, "neighbour")
+        # 0.5 failures/s: 5 free tries, then one every 2 s (slow enough for a loaded machine).
+        statuses = guesses(url, 20)
         assert statuses[:5] == [401] * 5 and statuses[-1] == 429, statuses
         assert statuses.count(429) >= 10, statuses
-        throttled = httpx.get(f"{url}/v1/leaderboard")
+        throttled = httpx.get(f"{url}/v1/leaderboard")  # no key at all: a failure too
         assert throttled.status_code == 429 and int(throttled.headers["Retry-After"]) >= 1
-        # Even the right operator token waits its turn once the client has guessed.
+        # The neighbour's valid keys and the operator's token are answered as usual,
+        keyed = {"Authorization": f"Bearer {admin_key}"}
+        for _ in range(5):
+            assert httpx.get(f"{url}/v1/leaderboard", headers=keyed).status_code == 200
         tenant = httpx.post(
             f"{url}/v1/tenants",
             json={"tenant_id": "t1", "name": "T"},
             headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"},
         )
-        assert tenant.status_code == 429
+        assert tenant.status_code == 201, tenant.text
+        # while the guesser stays slowed.
+        assert guesses(url, 3) == [429] * 3
+        wrong_operator = httpx.post(
+            f"{url}/v1/tenants",
+            json={"tenant_id": "t2", "name": "T"},
+            headers={"Authorization": "Bearer op_not-the-operator-token-at-all"},
+        )
+        assert wrong_operator.status_code == 429
 
 
-def test_the_operator_endpoint_is_throttled_even_with_the_right_token(tmp_path: Path) -> None:
+def test_x_forwarded_for_is_believed_only_from_trusted_proxies(tmp_path: Path) -> None:
+    # Nobody is trusted by default: a caller cannot pick the address it is counted as.
+    with running_server(tmp_path / "a", auth_failure_rate=0.5) as url:
+        assert guesses(url, 12, **{"X-Forwarded-For": "10.9.9.1"})[-1] == 429
+        assert guesses(url, 1, **{"X-Forwarded-For": "10.9.9.2"}) == [429]
+    # Behind a trusted proxy (127.0.0.1 here), each forwarded client has its own count.
+    with running_server(tmp_path / "b", auth_failure_rate=0.5, trusted_proxies="127.0.0.1") as url:
+        assert guesses(url, 12, **{"X-Forwarded-For": "10.9.9.1"})[-1] == 429
+        assert guesses(url, 1, **{"X-Forwarded-For": "10.9.9.2"}) == [401]
+
+
+def test_the_operator_token_has_its_own_pace_whoever_else_shares_its_address(
+    tmp_path: Path,
+) -> None:
     with running_server(tmp_path, operator_rate=1) as url:
         statuses = [
             httpx.post(
@@ -96,6 +131,23 @@ def test_a_short_operator_token_is_refused_at_start() -> None:
     with pytest.raises(ValidationError):
         Settings(operator_token="op_test", _env_file=None)  # type: ignore[call-arg]
     assert "op_" not in repr(Settings(operator_token="op_" + "x" * 30, _env_file=None))  # type: ignore[call-arg]
+
+
+def test_a_rejected_secret_is_named_in_one_line_never_echoed(tmp_path: Path) -> None:
+    secret = "op_tooshort-9f8e7d"
+    refused = subprocess.run(
+        [sys.executable, "-m", "ledger.cli", "serve", "--data-dir", str(tmp_path)],
+        env=process_env(LEDGER_OPERATOR_TOKEN=secret, COLUMNS="300"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    output = refused.stdout + refused.stderr
+    assert refused.returncode == 2, output
+    assert "LEDGER_OPERATOR_TOKEN" in output and "24" in output
+    assert secret not in output and str(len(secret)) not in output, output
+    assert "Traceback" not in output and len(output.strip().splitlines()) == 1, output
 
 
 @pytest.mark.parametrize(
