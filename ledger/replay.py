@@ -12,75 +12,15 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
-from ledger.aggregates.adjustment import Adjustment, PointsAdjusted
-from ledger.aggregates.allowance import Allowance, AllowanceSpent
-from ledger.aggregates.api_key import ApiKey, ApiKeyIssued
-from ledger.aggregates.award import Award, AwardReversed, PointsAwarded
-from ledger.aggregates.base import LedgerAggregate
-from ledger.aggregates.campaign import Campaign, CampaignLaunched, CampaignWinnersDeclared
-from ledger.aggregates.completion import (
-    Completion,
-    CompletionApproved,
-    CompletionRecorded,
-    CompletionRejected,
-    CompletionSlot,
-    SlotClaimed,
-    SlotReleased,
-)
-from ledger.aggregates.idempotency import IdempotencyRecord, IdempotentOutcomeRecorded
-from ledger.aggregates.member import (
-    Member,
-    MemberDeparted,
-    MemberForgotten,
-    MemberJoined,
-    MemberMoved,
-)
-from ledger.aggregates.mission import Mission, MissionArchived, MissionPublished
-from ledger.aggregates.pair_counter import PairCounter, PairRecognitionCounted
-from ledger.aggregates.recognition import Recognition, RecognitionGiven
-from ledger.aggregates.strategy import Strategy, StrategyRevised, ValueDefined, ValueRetired
-from ledger.aggregates.tenant import (
-    CampaignScheduled,
-    Tenant,
-    TenantCreated,
-    TenantSettingsChanged,
-)
+import ledger.commands.handlers  # noqa: F401  (every aggregate, so every event type, is known)
+from ledger.aggregates.api_key import ApiKey
+from ledger.aggregates.award import AwardReversed, PointsAwarded
+from ledger.aggregates.base import AGGREGATE_OF, LedgerAggregate
 from ledger.commands.base import Invocation
 from ledger.commands.context import AggregateContext
 from ledger.events import LedgerEvent
 
 A = TypeVar("A", bound=LedgerAggregate)
-
-# Which kind of aggregate each event type belongs to (a stream's kind is its events').
-AGGREGATE_OF: dict[type[LedgerEvent], type[LedgerAggregate]] = {
-    TenantCreated: Tenant,
-    TenantSettingsChanged: Tenant,
-    CampaignScheduled: Tenant,
-    ApiKeyIssued: ApiKey,
-    ValueDefined: Strategy,
-    ValueRetired: Strategy,
-    StrategyRevised: Strategy,
-    MemberJoined: Member,
-    MemberMoved: Member,
-    MemberDeparted: Member,
-    MemberForgotten: Member,
-    MissionPublished: Mission,
-    MissionArchived: Mission,
-    SlotClaimed: CompletionSlot,
-    SlotReleased: CompletionSlot,
-    CompletionRecorded: Completion,
-    CompletionApproved: Completion,
-    CompletionRejected: Completion,
-    RecognitionGiven: Recognition,
-    AllowanceSpent: Allowance,
-    PairRecognitionCounted: PairCounter,
-    CampaignLaunched: Campaign,
-    CampaignWinnersDeclared: Campaign,
-    PointsAdjusted: Adjustment,
-    PointsAwarded: Award,
-    AwardReversed: Award,
-    IdempotentOutcomeRecorded: IdempotencyRecord,
-}
 
 
 class ReplayedState:

@@ -18,5 +18,7 @@ class PointsAdjusted(LedgerEvent):
 
 
 class Adjustment(LedgerAggregate):
+    events = (PointsAdjusted,)
+
     def adjust(self, **facts: object) -> PointsAdjusted:
         return self.trigger(PointsAdjusted, **facts)

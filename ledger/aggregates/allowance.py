@@ -21,6 +21,8 @@ class AllowanceSpent(LedgerEvent):
 class Allowance(LedgerAggregate):
     """Keyed by (giver, local month): concurrent gifts race on its version."""
 
+    events = (AllowanceSpent,)
+
     kind = "allowance"
 
     def init_state(self) -> None:

@@ -28,6 +28,8 @@ class ApiKeyIssued(LedgerEvent):
 
 
 class ApiKey(LedgerAggregate):
+    events = (ApiKeyIssued,)
+
     def init_state(self) -> None:
         self.role = ""
         self.label = ""

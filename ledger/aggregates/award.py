@@ -48,6 +48,7 @@ class AwardReversed(LedgerEvent):
 
 
 class Award(LedgerAggregate):
+    events = (PointsAwarded, AwardReversed)
     opened_by = (PointsAwarded,)
 
     def init_state(self) -> None:

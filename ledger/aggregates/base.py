@@ -19,6 +19,10 @@ from ledger.seal import genesis, seal_hash
 E = TypeVar("E", bound=LedgerEvent)
 A = TypeVar("A", bound="LedgerAggregate")
 
+# Which kind of aggregate each event type belongs to: every aggregate declares its own
+# events (`events`), so a replay knows what a stream is from its first event.
+AGGREGATE_OF: dict[type[LedgerEvent], type[LedgerAggregate]] = {}
+
 
 class LedgerAggregate:
     """Consistency boundary. Subclasses declare their state in `init_state`."""
@@ -28,6 +32,15 @@ class LedgerAggregate:
     # Found by a random id (awards, completions): the event types a stream of this kind
     # starts with, so an id of another kind of aggregate is "not found", not misread.
     opened_by: ClassVar[tuple[type[LedgerEvent], ...]] = ()
+    # The event types of this aggregate's stream (registered in AGGREGATE_OF).
+    events: ClassVar[tuple[type[LedgerEvent], ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for event in cls.events:
+            owner = AGGREGATE_OF.setdefault(event, cls)
+            if owner is not cls:
+                raise TypeError(f"{event.__name__} belongs to {owner.__name__} already")
 
     @classmethod
     def id_for(cls, tenant_id: str, *key: str) -> uuid.UUID:

@@ -39,6 +39,7 @@ class CampaignWinnersDeclared(LedgerEvent):
 
 
 class Campaign(LedgerAggregate):
+    events = (CampaignLaunched, CampaignWinnersDeclared)
     kind = "campaign"
 
     def init_state(self) -> None:

@@ -33,6 +33,7 @@ class SlotReleased(LedgerEvent):
 
 
 class CompletionSlot(LedgerAggregate):
+    events = (SlotClaimed, SlotReleased)
     kind = "slot"
 
     def init_state(self) -> None:
@@ -87,6 +88,7 @@ class CompletionRejected(LedgerEvent):
 
 
 class Completion(LedgerAggregate):
+    events = (CompletionRecorded, CompletionApproved, CompletionRejected)
     opened_by = (CompletionRecorded,)
 
     def init_state(self) -> None:

@@ -24,6 +24,7 @@ class IdempotentOutcomeRecorded(LedgerEvent):
 
 
 class IdempotencyRecord(LedgerAggregate):
+    events = (IdempotentOutcomeRecorded,)
     kind = "idempotency"
 
     def init_state(self) -> None:

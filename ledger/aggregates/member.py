@@ -55,6 +55,7 @@ class MemberForgotten(LedgerEvent):
 
 
 class Member(LedgerAggregate):
+    events = (MemberJoined, MemberMoved, MemberDeparted, MemberForgotten)
     kind = "member"
 
     def init_state(self) -> None:

@@ -34,6 +34,7 @@ class MissionArchived(LedgerEvent):
 
 
 class Mission(LedgerAggregate):
+    events = (MissionPublished, MissionArchived)
     kind = "mission"
 
     def init_state(self) -> None:

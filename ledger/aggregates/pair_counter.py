@@ -18,6 +18,7 @@ class PairRecognitionCounted(LedgerEvent):
 
 
 class PairCounter(LedgerAggregate):
+    events = (PairRecognitionCounted,)
     kind = "pair"
 
     def init_state(self) -> None:

@@ -20,5 +20,7 @@ class RecognitionGiven(LedgerEvent):
 
 
 class Recognition(LedgerAggregate):
+    events = (RecognitionGiven,)
+
     def give(self, **facts: object) -> RecognitionGiven:
         return self.trigger(RecognitionGiven, **facts)

@@ -74,6 +74,7 @@ def target_weights(goals: list[dict[str, Any]]) -> dict[str, float]:
 
 
 class Strategy(LedgerAggregate):
+    events = (ValueDefined, ValueRetired, StrategyRevised)
     kind = "strategy"
 
     def init_state(self) -> None:

@@ -90,7 +90,16 @@ class CampaignScheduled(LedgerEvent):
         aggregate.campaign_ids.append(self.campaign_id)
 
 
+class AdminKeyIssuedByOperator(LedgerEvent):
+    """The operator issued the tenant another admin key (the first one was lost): on the
+    tenant's own record, so its admins and auditors see it. The key's hash is internal."""
+
+    label: str
+
+
 class Tenant(LedgerAggregate):
+    events = (TenantCreated, TenantSettingsChanged, CampaignScheduled, AdminKeyIssuedByOperator)
+
     def init_state(self) -> None:
         self.name = ""
         self.settings = TenantSettings()
@@ -104,3 +113,6 @@ class Tenant(LedgerAggregate):
 
     def schedule_campaign(self, campaign_id: str) -> None:
         self.trigger(CampaignScheduled, campaign_id=campaign_id)
+
+    def record_admin_key(self, label: str) -> None:
+        self.trigger(AdminKeyIssuedByOperator, label=label)

@@ -15,15 +15,12 @@ from typing import Any
 
 import structlog
 
+from ledger.api.headers import ANSWER_HEADERS
 from ledger.logs import get_logger
 
 log = get_logger("ledger.access")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
-SECURITY_HEADERS = (
-    (b"cache-control", b"no-store"),
-    (b"x-content-type-options", b"nosniff"),
-)
 
 Observe = Callable[[str, str, int, float], None]
 
@@ -51,7 +48,7 @@ class AccessLog:
                 present = {bytes(name).lower() for name, _ in headers}
                 headers.append((b"x-request-id", request_id.encode()))
                 # Answers carry keys and personal data: no cache keeps them, no sniffing.
-                for name, value in SECURITY_HEADERS:
+                for name, value in ANSWER_HEADERS:
                     if name not in present:
                         headers.append((name, value))
                 if status == 401 and b"www-authenticate" not in present:

@@ -17,6 +17,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from ledger.api import catalog, commands, problems, queries
 from ledger.api.access import AccessLog
 from ledger.api.auth import FEED_ROLES, Authenticator, RateLimiter
+from ledger.api.headers import DocsHeaders
 from ledger.clock import Clock
 from ledger.dashboard import pages
 from ledger.monitoring import projection_lag
@@ -143,6 +144,7 @@ def create_app(
         requests.labels(method, route, str(status)).inc()
         latency.labels(method, route).observe(seconds)
 
+    app.add_middleware(DocsHeaders)
     app.add_middleware(AccessLog, observe=observe)
     if trusted_proxies.strip():
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted_proxies)

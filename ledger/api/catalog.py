@@ -12,8 +12,8 @@ from typing import Annotated, Any, Literal
 from fastapi import FastAPI, Query, Request
 from pydantic import BaseModel, Field
 
-from ledger.api.queries import Answer, Key, MinPosition
-from ledger.clock import Clock
+from ledger.api.queries import Answer, AsOf, Key, MinPosition
+from ledger.clock import Clock, as_utc
 from ledger.commands.base import MEMBER_ID_PATTERN
 from ledger.projections import catalog
 from ledger.projections.facts import Decrypt
@@ -33,6 +33,9 @@ MemberId = Annotated[str | None, Query(pattern=MEMBER_ID_PATTERN)]
 class Paged(BaseModel):
     next_cursor: str | None = Field(
         description="Pass as `cursor` for the next page; null at the end."
+    )
+    as_of_position: int = Field(
+        description="The last position of the tenant's events the answer reflects."
     )
 
 
@@ -113,7 +116,8 @@ class Revision(BaseModel):
 
 class Strategy(BaseModel):
     revisions: list[Revision]
-    in_force: int | None = Field(description="The version in force now.")
+    in_force: int | None = Field(description="The version in force now (or at `as_of`).")
+    as_of_position: int
 
 
 class Recognition(BaseModel):
@@ -142,12 +146,24 @@ def install(
     decrypt: Decrypt | None,
     responses: dict[int | str, Any],
 ) -> None:
+    def moment(as_of: datetime | None) -> tuple[datetime | None, datetime]:
+        """(as_of in UTC, the moment the catalog is read at: as_of, or now)."""
+        at = as_utc(as_of) if as_of else None
+        return at, at or clock.now()
+
     @app.get("/v1/values", tags=["catalog"], responses=responses)
     async def values(
-        request: Request, cursor: Cursor = None, limit: Limit = 50, min_position: MinPosition = None
+        request: Request,
+        cursor: Cursor = None,
+        limit: Limit = 50,
+        as_of: AsOf = None,
+        min_position: MinPosition = None,
     ) -> Values:
         """The tenant's values, retired ones included, by key."""
-        page = await answer(request, min_position, catalog.values, cursor=cursor, limit=limit)
+        at, _ = moment(as_of)
+        page = await answer(
+            request, min_position, catalog.values, cursor=cursor, limit=limit, as_of=at
+        )
         return Values.model_validate(page)
 
     @app.get("/v1/missions", tags=["catalog"], responses=responses)
@@ -157,15 +173,18 @@ def install(
         member_id: MemberId = None,
         cursor: Cursor = None,
         limit: Limit = 50,
+        as_of: AsOf = None,
         min_position: MinPosition = None,
     ) -> Missions:
         """Missions by id. `active=true`: open now. `member_id`: what that member can
         complete today and has not completed in this period yet."""
+        at, now = moment(as_of)
         page = await answer(
             request,
             min_position,
             catalog.missions,
-            now=clock.now(),
+            as_of=at,
+            now=now,
             active=active,
             member_id=member_id,
             cursor=cursor,
@@ -175,11 +194,22 @@ def install(
 
     @app.get("/v1/campaigns", tags=["catalog"], responses=responses)
     async def campaigns(
-        request: Request, cursor: Cursor = None, limit: Limit = 50, min_position: MinPosition = None
+        request: Request,
+        cursor: Cursor = None,
+        limit: Limit = 50,
+        as_of: AsOf = None,
+        min_position: MinPosition = None,
     ) -> Campaigns:
         """Campaigns, newest first, with their status and, once declared, the winners."""
+        at, now = moment(as_of)
         page = await answer(
-            request, min_position, catalog.campaigns, now=clock.now(), cursor=cursor, limit=limit
+            request,
+            min_position,
+            catalog.campaigns,
+            now=now,
+            as_of=at,
+            cursor=cursor,
+            limit=limit,
         )
         return Campaigns.model_validate(page)
 
@@ -189,14 +219,17 @@ def install(
         team: Key = None,
         cursor: Cursor = None,
         limit: Limit = 50,
+        as_of: AsOf = None,
         min_position: MinPosition = None,
     ) -> Members:
         """Members by id with their team and whether they are active (no contact data)."""
+        at, now = moment(as_of)
         page = await answer(
             request,
             min_position,
             catalog.members,
-            now=clock.now(),
+            now=now,
+            as_of=at,
             team=team,
             cursor=cursor,
             limit=limit,
@@ -204,9 +237,12 @@ def install(
         return Members.model_validate(page)
 
     @app.get("/v1/strategy", tags=["catalog"], responses=responses)
-    async def strategy(request: Request, min_position: MinPosition = None) -> Strategy:
+    async def strategy(
+        request: Request, as_of: AsOf = None, min_position: MinPosition = None
+    ) -> Strategy:
         """Every strategy revision with its goals and target weights, and the one in force."""
-        found = await answer(request, min_position, catalog.strategy, now=clock.now())
+        at, now = moment(as_of)
+        found = await answer(request, min_position, catalog.strategy, now=now, as_of=at)
         return Strategy.model_validate(found)
 
     @app.get("/v1/recognitions", tags=["catalog"], responses=responses)
@@ -215,13 +251,16 @@ def install(
         member_id: MemberId = None,
         cursor: Cursor = None,
         limit: Limit = 50,
+        as_of: AsOf = None,
         min_position: MinPosition = None,
     ) -> Recognitions:
         """The recognition feed, newest first (given or received by `member_id`)."""
+        at, _ = moment(as_of)
         page = await answer(
             request,
             min_position,
             catalog.recognitions,
+            as_of=at,
             member_id=member_id,
             decrypt=decrypt,
             cursor=cursor,

@@ -29,7 +29,7 @@ from ledger.aggregates.mission import Mission
 from ledger.api.auth import Authenticator
 from ledger.api.problems import Problem, validation_errors
 from ledger.commands.adjustments import AdjustPoints
-from ledger.commands.base import Command
+from ledger.commands.base import OPERATOR, Command
 from ledger.commands.campaigns import DeclareWinners, LaunchCampaign
 from ledger.commands.completions import CompleteMission, VerifyCompletion
 from ledger.commands.handlers import HANDLERS
@@ -38,7 +38,7 @@ from ledger.commands.missions import ArchiveMission, PublishMission
 from ledger.commands.recognitions import GiveRecognition
 from ledger.commands.reversals import ReverseAward
 from ledger.commands.strategy import DefineValue, RetireValue, ReviseStrategy
-from ledger.commands.tenancy import ChangeSettings, CreateTenant, IssueApiKey
+from ledger.commands.tenancy import ChangeSettings, CreateTenant, IssueAdminKey, IssueApiKey
 from ledger.errors import Invalid, NotFound
 from ledger.service import Ledger, Outcome
 from ledger.writer import Writer
@@ -87,6 +87,14 @@ def _completion(ledger: Ledger, tenant: str, path: dict[str, str]) -> bool:
     return completion is not None and completion.tenant_id == tenant
 
 
+def _tenant(ledger: Ledger, _: str, path: dict[str, str]) -> bool:
+    try:
+        ledger.tenant(path["tenant_id"])
+    except NotFound:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
@@ -94,6 +102,11 @@ class Route:
     command: type[Command]
     summary: str
     path_check: PathCheck | None = None
+    tag: str = "commands"
+
+    @property
+    def by_operator(self) -> bool:
+        return HANDLERS[self.command].roles == OPERATOR
 
     @property
     def path_params(self) -> list[str]:
@@ -101,6 +114,15 @@ class Route:
 
 
 ROUTES = [
+    Route("POST", "/v1/tenants", CreateTenant, "Create a tenant (operator token)", tag="operator"),
+    Route(
+        "POST",
+        "/v1/tenants/{tenant_id}/admin-keys",
+        IssueAdminKey,
+        "Issue a tenant another admin key (operator token; recorded on the tenant)",
+        _tenant,
+        tag="operator",
+    ),
     Route("POST", "/v1/api-keys", IssueApiKey, "Issue an API key for this tenant"),
     Route("PUT", "/v1/settings", ChangeSettings, "Change the tenant's settings"),
     Route("POST", "/v1/values", DefineValue, "Define a company value"),
@@ -256,7 +278,7 @@ def endpoint(
             # On the writer's thread: authentication, path checks and the command read
             # the store there, never on the event loop (a slow store holds up commands
             # only), and the command's events join the writer's next group commit.
-            caller = auth.caller(request, roles)
+            caller = auth.operator(request) if route.by_operator else auth.caller(request, roles)
             if unreadable is not None:
                 raise unreadable
             path = dict(request.path_params)
@@ -299,7 +321,7 @@ def install(
             summary=route.summary,
             status_code=status,
             responses={**responses, status: ACCEPTED},
-            tags=["commands"],
+            tags=[route.tag],
             openapi_extra={
                 "requestBody": request_body(route),
                 "parameters": [
@@ -308,25 +330,6 @@ def install(
                 ],
             },
         )
-
-    async def create_tenant(request: Request) -> JSONResponse:
-        caller = auth.operator(request)
-        body = await read_json_object(request)
-        command = build_command(Route("POST", "/v1/tenants", CreateTenant, ""), {}, body)
-        return answer(
-            await asyncio.wrap_future(writer.submit(lambda: ledger.execute(command, caller)))
-        )
-
-    app.add_api_route(
-        "/v1/tenants",
-        create_tenant,
-        methods=["POST"],
-        status_code=201,
-        summary="Create a tenant (operator token)",
-        tags=["operator"],
-        responses={**responses, 201: ACCEPTED},
-        openapi_extra={"requestBody": request_body(Route("POST", "/v1/tenants", CreateTenant, ""))},
-    )
 
 
 SCHEMA_DEFS: dict[str, Any] = {}

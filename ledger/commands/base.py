@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from pydantic import (
 from ledger.aggregates.base import LedgerAggregate
 from ledger.aggregates.tenant import TenantSettings
 from ledger.clock import as_utc
+from ledger.commands.text import check_text
 from ledger.errors import Invalid
 
 KEY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,39}$"
@@ -30,62 +30,60 @@ ValueKey = Annotated[str, StringConstraints(pattern=KEY_PATTERN)]
 TeamKey = Annotated[str, StringConstraints(pattern=KEY_PATTERN)]
 MemberId = Annotated[str, StringConstraints(pattern=MEMBER_ID_PATTERN)]
 EntityId = Annotated[str, StringConstraints(pattern=MEMBER_ID_PATTERN)]
-# Characters no name, label or note may hold: C0/C1 controls (ANSI escapes, NUL), and
-# invisible or bidirectional-override characters that make a text read unlike its bytes.
-_INVISIBLE = "\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff"
+# The character policy (ledger.commands.text) decides by Unicode category. These classes
+# are the part of it a JSON Schema pattern can say (controls and the usual invisible
+# characters), so the OpenAPI document tells clients; the policy refuses more.
+# (U+200D, the zero-width joiner, is left to the policy: it joins emoji.)
+_INVISIBLE = "\u200b\u200c\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff"
 _ONE_LINE_CLASS = f"\x00-\x1f\x7f-\x9f{_INVISIBLE}"
 _LINES_CLASS = f"\x00-\x08\x0b-\x1f\x7f-\x9f{_INVISIBLE}"  # \t and \n allowed
-SINGLE_LINE_FORBIDDEN = re.compile(f"[{_ONE_LINE_CLASS}]")
-MULTI_LINE_FORBIDDEN = re.compile(f"[{_LINES_CLASS}]")
-# The same policy as JSON Schema patterns, so the OpenAPI document tells clients.
 ONE_LINE_TEXT = f"^[^{_ONE_LINE_CLASS}]*$"
 LINES_TEXT = f"^[^{_LINES_CLASS}]*$"
 
 
-def _plain(max_length: int, forbidden: re.Pattern[str]) -> Callable[[object], object]:
+def _plain(max_length: int, lines: bool) -> Callable[[object], object]:
     def check(value: object) -> object:
         if isinstance(value, str):
             if len(value) > max_length:
                 raise ValueError(f"at most {max_length} characters")
-            if forbidden.search(value):
-                raise ValueError("control, invisible or bidirectional-override characters")
+            check_text(value, lines)
             return value.strip()
         return value
 
     return check
 
 
-_ONE_LINE = SINGLE_LINE_FORBIDDEN
-_LINES = MULTI_LINE_FORBIDDEN
 # The before-validator runs first: raw length and characters, then stripping; the
 # constraints (listed first so they reach the JSON Schema) check the stripped text.
 Title = Annotated[
     str,
     StringConstraints(min_length=1, max_length=200, pattern=ONE_LINE_TEXT),
-    BeforeValidator(_plain(200, _ONE_LINE)),
+    BeforeValidator(_plain(200, lines=False)),
 ]
 Label = Annotated[
     str,
     StringConstraints(min_length=1, max_length=100, pattern=ONE_LINE_TEXT),
-    BeforeValidator(_plain(100, _ONE_LINE)),
+    BeforeValidator(_plain(100, lines=False)),
 ]
 Note = Annotated[
-    str, StringConstraints(max_length=500, pattern=LINES_TEXT), BeforeValidator(_plain(500, _LINES))
+    str,
+    StringConstraints(max_length=500, pattern=LINES_TEXT),
+    BeforeValidator(_plain(500, lines=True)),
 ]
 Reason = Annotated[
     str,
     StringConstraints(min_length=1, max_length=500, pattern=LINES_TEXT),
-    BeforeValidator(_plain(500, _LINES)),
+    BeforeValidator(_plain(500, lines=True)),
 ]
 Description = Annotated[
     str,
     StringConstraints(max_length=1000, pattern=LINES_TEXT),
-    BeforeValidator(_plain(1000, _LINES)),
+    BeforeValidator(_plain(1000, lines=True)),
 ]
 Email = Annotated[
     str,
     StringConstraints(max_length=254, pattern=r"^[^@\s]{1,64}@[^@\s]{1,189}$"),
-    BeforeValidator(_plain(254, _ONE_LINE)),
+    BeforeValidator(_plain(254, lines=False)),
 ]
 EARLIEST_YEAR, LATEST_YEAR = 1970, 2999
 

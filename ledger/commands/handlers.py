@@ -45,14 +45,17 @@ from ledger.commands.strategy import (
 from ledger.commands.tenancy import (
     ChangeSettings,
     CreateTenant,
+    IssueAdminKey,
     IssueApiKey,
     change_settings,
     create_tenant,
+    issue_admin_key,
     issue_api_key,
 )
 
 HANDLERS: dict[type[Command], Registration] = {
     CreateTenant: Registration(create_tenant, OPERATOR),
+    IssueAdminKey: Registration(issue_admin_key, OPERATOR),
     IssueApiKey: Registration(issue_api_key, ADMIN),
     ChangeSettings: Registration(change_settings, ADMIN),
     DefineValue: Registration(define_value, ADMIN),

@@ -14,7 +14,7 @@ from ledger.commands.base import (
     Title,
 )
 from ledger.commands.context import Context
-from ledger.errors import AlreadyExists, Invalid
+from ledger.errors import AlreadyExists, Invalid, NotFound
 from ledger.periods import is_timezone
 
 TenantId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
@@ -39,6 +39,14 @@ class IssueApiKey(Command):
     secret_fields = ("key",)
     role: Literal["admin", "manager", "service", "analyst"]
     label: Label
+
+
+class IssueAdminKey(Command):
+    """The operator issues a tenant another admin key (the tenant lost the first one)."""
+
+    secret_fields = ("key",)
+    tenant_id: TenantId
+    label: Label = "admin key issued by the operator"
 
 
 class ChangeSettings(Command):
@@ -75,3 +83,15 @@ def change_settings(cmd: ChangeSettings, ctx: Context) -> Decision:
     tenant = ctx.tenant()
     tenant.change_settings(cmd.settings)
     return Decision([tenant], {"settings": cmd.settings.model_dump()})
+
+
+def issue_admin_key(cmd: IssueAdminKey, ctx: Context) -> Decision:
+    tenant = ctx.tenant_named(cmd.tenant_id)
+    if not tenant.exists:
+        raise NotFound(f"no tenant {cmd.tenant_id!r}")
+    key, api_key = ctx.new_api_key(cmd.tenant_id, "admin", cmd.label)
+    tenant.record_admin_key(cmd.label)
+    return Decision(
+        [tenant, api_key],
+        {"tenant_id": cmd.tenant_id, "key": key, "role": "admin", "label": cmd.label},
+    )

@@ -76,9 +76,11 @@ def check_text(text: str, lines: bool = False) -> None:
         code = ord(char)
         category = unicodedata.category(char)
         if _is_selector(char):  # themselves marks (Mn): judged by what they follow
-            if previous is None or _is_selector(previous) or unicodedata.category(
-                previous
-            ) in (MARKS | REFUSED_CATEGORIES | {"Zs"}):
+            if (
+                previous is None
+                or _is_selector(previous)
+                or unicodedata.category(previous) in (MARKS | REFUSED_CATEGORIES | {"Zs"})
+            ):
                 raise BadCharacter(f"a variation selector with nothing to select (U+{code:04X})")
             marks = 0
             previous = char

@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from ledger.api.headers import PAGE_HEADERS
 from ledger.api.queries import Answer
 from ledger.clock import Clock
 from ledger.commands.base import EARLIEST_YEAR, LATEST_YEAR
@@ -30,15 +31,6 @@ from ledger.projections.facts import Decrypt
 
 HERE = Path(__file__).parent
 PAGES = ("/", "/leaderboard", "/heatmap", "/alignment", "/activity", "/members/{member_id}")
-# Only the ledger's own script and styles; nothing from elsewhere, no inline script.
-SHELL_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-    ),
-    "Referrer-Policy": "no-referrer",
-}
-
 templates = Environment(
     loader=FileSystemLoader(HERE / "templates"),
     autoescape=select_autoescape(["html"]),
@@ -77,7 +69,7 @@ def install(app: FastAPI, answer: Answer, clock: Clock, decrypt: Decrypt | None)
     shell = (HERE / "templates" / "shell.html").read_text()
 
     async def page(request: Request) -> HTMLResponse:
-        return HTMLResponse(shell, headers=SHELL_HEADERS)
+        return HTMLResponse(shell, headers=PAGE_HEADERS)
 
     for path in PAGES:
         app.add_api_route(path, page, methods=["GET"], include_in_schema=False)

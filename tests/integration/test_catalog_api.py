@@ -251,7 +251,8 @@ def test_every_list_is_the_keys_tenant_only(acme: Api, globex: Api) -> None:
     for path in ROUTES[1:]:
         assert _everything(globex, path, 50) == [], path
     assert "secret-value" not in {v["key"] for v in _everything(acme, "/v1/values", 50)}
-    assert globex.get("/v1/strategy").json() == {"revisions": [], "in_force": None}
+    strategy = globex.get("/v1/strategy").json()
+    assert (strategy["revisions"], strategy["in_force"]) == ([], None)
 
 
 def test_a_cursor_from_elsewhere_or_a_bad_limit_is_a_clear_422(acme: Api) -> None:
@@ -332,3 +333,90 @@ def test_a_page_with_a_bad_date_is_a_clear_422_never_a_500(acme: Api) -> None:
         response = acme.get(path, **params)
         assert response.status_code in (404, 422), (path, params, response.text)
         assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_every_catalog_list_answers_as_it_stood_at_as_of(acme: Api) -> None:
+    """`as_of` on the catalog: only what was recorded by then, and the state it was in."""
+    history = Api(acme.url, create_tenant(acme.url, "history"))
+    joined = (now() - timedelta(days=30)).isoformat()
+    history.ok("/v1/values", {"key": "care", "name": "Care"})
+    for member in ("ana", "bo"):
+        history.ok(
+            "/v1/members",
+            {"member_id": member, "display_name": member.title(), "team": "t", "joined_at": joined},
+        )
+    history.ok(
+        "/v1/missions",
+        {"mission_id": "m", "title": "M", "points": 5, "values": ["care"], "cadence": "daily"},
+    )
+    history.ok(
+        "/v1/campaigns",
+        {
+            "campaign_id": "c",
+            "name": "C",
+            "starts_at": (now() - timedelta(days=5)).isoformat(),
+            "ends_at": (now() - timedelta(minutes=1)).isoformat(),
+            "values": ["care"],
+            "multiplier": 2,
+            "winners": 1,
+        },
+    )
+    history.ok(
+        "/v1/missions/m/completions",
+        {"member_id": "ana", "occurred_at": (now() - timedelta(days=1)).isoformat()},
+    )
+    first = history.ok(
+        "/v1/recognitions", {"from_member": "ana", "to_member": "bo", "value": "care", "points": 1}
+    )
+    then = now()
+    # Later: a value retired, a mission archived, a departure, winners, a revision, more.
+    history.ok("/v1/values", {"key": "speed", "name": "Speed"})
+    history.ok("/v1/values/care/retire", {}, status=200)
+    history.ok("/v1/missions/m/archive", {}, status=200)
+    history.ok("/v1/members/bo/departure", {"effective_from": now().isoformat()})
+    history.ok("/v1/members", {"member_id": "cy", "display_name": "Cy", "team": "t"})
+    history.ok("/v1/campaigns/c/winners", {})
+    history.ok(
+        "/v1/strategy/revisions",
+        {
+            "effective_from": now().isoformat(),
+            "goals": [{"key": "g", "title": "G", "weight": 1, "values": {"speed": 1}}],
+        },
+    )
+    last = history.ok(
+        "/v1/recognitions", {"from_member": "ana", "to_member": "cy", "value": "speed", "points": 1}
+    )
+
+    def at(path: str, **params: object) -> dict:
+        answer = history.get(path, as_of=then.isoformat(), min_position=last["position"], **params)
+        assert answer.status_code == 200, answer.text
+        body: dict = answer.json()
+        assert body["as_of_position"] == first["position"]
+        return body
+
+    assert at("/v1/values")["items"] == [{"key": "care", "name": "Care", "retired": False}]
+    members = {m["member_id"]: m for m in at("/v1/members")["items"]}
+    assert set(members) == {"ana", "bo"} and members["bo"]["departed_at"] is None
+    assert members["bo"]["active"] is True
+    missions = at("/v1/missions")["items"]
+    assert [(m["mission_id"], m["archived"], m["active"]) for m in missions] == [("m", False, True)]
+    (campaign,) = at("/v1/campaigns")["items"]
+    assert campaign["status"] == "ended" and campaign["declared_winners"] is None
+    assert at("/v1/strategy") | {"as_of_position": 0} == {
+        "revisions": [],
+        "in_force": None,
+        "as_of_position": 0,
+    }
+    feed = at("/v1/recognitions")["items"]
+    assert [r["recognition_id"] for r in feed] == [first["recognition_id"]]
+    open_to_ana = at("/v1/missions", member_id="ana")["items"]
+    assert [m["mission_id"] for m in open_to_ana] == ["m"]  # yesterday's slot, not today's
+
+    # Without as_of: today's catalog, at the newest position.
+    now_values = history.get("/v1/values").json()
+    assert {v["key"]: v["retired"] for v in now_values["items"]} == {"care": True, "speed": False}
+    assert now_values["as_of_position"] == last["position"]
+    declared = history.get("/v1/campaigns").json()["items"][0]
+    assert (
+        declared["status"] == "declared" and declared["declared_winners"][0]["member_id"] == "ana"
+    )

@@ -119,6 +119,48 @@ def test_create_tenant_requires_the_operator_token(server: str) -> None:
     assert response.status_code == 422
 
 
+def test_a_retried_tenant_creation_answers_the_first_response_without_the_key(
+    server: str,
+) -> None:
+    operator = {"Authorization": f"Bearer {OPERATOR_TOKEN}", "Idempotency-Key": "create-retry"}
+    body = {"tenant_id": "retried", "name": "Retried"}
+    first = httpx.post(f"{server}/v1/tenants", json=body, headers=operator)
+    assert first.status_code == 201 and first.json()["admin_key"].startswith("lk_")
+    again = httpx.post(f"{server}/v1/tenants", json=body, headers=operator)
+    assert again.status_code == 201, again.text
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == {**first.json(), "admin_key": None}  # shown once, never stored
+    other = httpx.post(f"{server}/v1/tenants", json={**body, "name": "X"}, headers=operator)
+    assert other.status_code == 422
+    # Without the key the same body is a conflict, as before.
+    plain = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+    assert httpx.post(f"{server}/v1/tenants", json=body, headers=plain).status_code == 409
+
+
+def test_the_operator_issues_a_tenant_another_admin_key_and_the_tenant_sees_it(
+    server: str,
+) -> None:
+    operator = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+    create_tenant(server, "lostkey")
+    issued = httpx.post(
+        f"{server}/v1/tenants/lostkey/admin-keys",
+        json={"label": "after the lost one"},
+        headers=operator,
+    )
+    assert issued.status_code == 201, issued.text
+    fresh = Api(server, issued.json()["key"])
+    assert issued.json()["role"] == "admin"
+    feed = fresh.get("/v1/events", min_position=issued.json()["position"]).json()["events"]
+    recorded = [e for e in feed if e["event_type"] == "AdminKeyIssuedByOperator"]
+    assert [e["payload"]["label"] for e in recorded] == ["after the lost one"]
+    assert issued.json()["key"] not in str(feed)
+    assert (
+        httpx.post(f"{server}/v1/tenants/nobody/admin-keys", json={}, headers=operator).status_code
+        == 404
+    )
+    assert fresh.post("/v1/tenants/lostkey/admin-keys", {}).status_code == 401
+
+
 def test_full_flow_command_then_read_your_write(acme: Api) -> None:
     service = acme.key_for("service")
     done = service.ok("/v1/missions/follow-up/completions", {"member_id": "ana"})

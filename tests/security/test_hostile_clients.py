@@ -166,6 +166,15 @@ def test_a_rejected_secret_is_named_in_one_line_never_echoed(tmp_path: Path) -> 
         ("/v1/values", {"key": "a7", "name": "line\r\nbreak"}, {}),
         ("/v1/values", {"key": "a8", "name": "A" + " " * 300}, {}),
         ("/v1/api-keys", {"role": "service", "label": "x\u200bhidden"}, {}),
+        # Issue 17: what a deny list let through; the policy decides by category now.
+        ("/v1/values", {"key": "b1", "name": "bidi\u061cmark"}, {}),
+        ("/v1/values", {"key": "b2", "name": "soft\u00adhyphen"}, {}),
+        ("/v1/values", {"key": "b3", "name": "tag\U000e0041"}, {}),
+        ("/v1/values", {"key": "b4", "name": "filler\u3164"}, {}),
+        ("/v1/values", {"key": "b5", "name": "note\ufff9x\ufffb"}, {}),
+        ("/v1/values", {"key": "b6", "name": "\ufe0e\ufe0fselectors"}, {}),
+        ("/v1/values", {"key": "b7", "name": "zalgo" + "\u0301" * 150}, {}),
+        ("/v1/values", {"key": "b8", "name": "private\ue000"}, {}),
         (
             "/v1/members",
             {"member_id": "m1", "display_name": "M", "team": "t", "email": "a@b.c\n"},
@@ -253,3 +262,19 @@ def test_deep_json_huge_pages_and_long_date_ranges_are_refused(api: Api) -> None
     assert api.get("/v1/heatmap", **{"from": "2001-01-01", "to": "2026-01-01"}).status_code == 422
     assert api.get("/v1/heatmap", **{"from": "2026-02-01", "to": "2026-01-01"}).status_code == 422
     assert api.get("/v1/heatmap", **{"from": "2025-01-01", "to": "2026-01-01"}).status_code == 200
+
+
+def test_names_in_any_script_and_messages_with_emoji_are_accepted(api: Api) -> None:
+    api.ok("/v1/values", {"key": "zoe", "name": "Zoë Ångström, Tiếng Việt, שָׁלוֹם"})
+    api.ok("/v1/members", {"member_id": "bo", "display_name": "Bo", "team": "t"})
+    given = api.ok(
+        "/v1/recognitions",
+        {
+            "from_member": "ana",
+            "to_member": "bo",
+            "value": "care",
+            "points": 1,
+            "message": "Thanks ❤️ 👩\u200d💻 👍🏽",
+        },
+    )
+    assert given["points"] == 1

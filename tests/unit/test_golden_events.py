@@ -56,3 +56,9 @@ def test_tenant_created_v1_is_upcast_with_the_default_pair_limit() -> None:
 def test_round_trip_writes_the_current_schema_version(world) -> None:  # type: ignore[no-untyped-def]
     first = world.ledger.store.select(0, 1)[0]
     assert orjson.loads(first.state)["schema_version"] == 2  # TenantCreated is at v2
+
+
+def test_every_event_type_belongs_to_exactly_one_aggregate() -> None:
+    from ledger.aggregates.base import AGGREGATE_OF
+
+    assert set(AGGREGATE_OF) == set(EVENT_TYPES.values())
