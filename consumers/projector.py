@@ -7,8 +7,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
+from consumers.snapshots import Snapshots
 from consumers.sources import Source
 from ledger.logs import cause, get_logger
 from ledger.projections.projection import Projection
@@ -81,8 +81,8 @@ class Follower:
 
     A failed batch was rolled back (its position with it), so retrying it from the
     stored position skips nothing; a DuckDB connection invalidated by an I/O error is
-    reopened. Every `snapshot_every` seconds, when something was applied, it also
-    publishes the analysts' snapshot (`snapshot_to`).
+    reopened. When given `snapshots`, it publishes the analysts' snapshot on their
+    schedule (consumers.snapshots) after each pass.
     """
 
     def __init__(
@@ -90,44 +90,22 @@ class Follower:
         projection: Projection,
         source: Source,
         interval: float = 0.1,
-        snapshot_to: Path | None = None,
-        snapshot_every: float = 5.0,
+        snapshots: Snapshots | None = None,
         on_applied: Callable[[int], None] | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> None:
         self.projection = projection
         self.source = source
         self.interval = interval
-        self.snapshot_to = snapshot_to
-        self.snapshot_every = snapshot_every
+        self.snapshots = snapshots
         self.on_applied = on_applied
         self.progress = progress
         self.last_error: Exception | None = None
         self.failures = 0
         self.last_ok = time.monotonic()
-        self._changed_since_snapshot = True
-        self._last_snapshot = 0.0
-        self._snapshot_cost = 0.0  # seconds the last snapshot took
-        if snapshot_to is not None:
-            projection.stale_snapshot_files(snapshot_to)
 
     def healthy(self, within: float = 60.0) -> bool:
         return time.monotonic() - self.last_ok < within
-
-    # A snapshot copies the whole file (DuckDB has no incremental copy): on a large file
-    # the periodic one waits long enough that copying takes at most this share of the time.
-    SNAPSHOT_SHARE = 0.1
-
-    def publish_snapshot(self) -> Path | None:
-        """Publish the analysts' snapshot now (also called on demand)."""
-        if self.snapshot_to is None:
-            return None
-        started = time.monotonic()
-        path = self.projection.publish_snapshot(self.snapshot_to)
-        self._changed_since_snapshot = False
-        self._last_snapshot = time.monotonic()
-        self._snapshot_cost = self._last_snapshot - started
-        return path
 
     def step(self) -> int:
         """One pass: everything the source has now, then a snapshot if one is due."""
@@ -141,12 +119,8 @@ class Follower:
             applied = catch_up(self.projection, self.source, progress=self.progress)
         if applied and self.on_applied:
             self.on_applied(applied)
-        self._changed_since_snapshot |= applied > 0
-        every = max(self.snapshot_every, self._snapshot_cost / self.SNAPSHOT_SHARE)
-        due = time.monotonic() - self._last_snapshot >= every
-        # After a forget the old snapshot still names the member: replace it now.
-        if self.projection.erased_since_snapshot or (self._changed_since_snapshot and due):
-            self.publish_snapshot()
+        if self.snapshots is not None:
+            self.snapshots.background()
         self.last_ok = time.monotonic()
         return applied
 
@@ -199,5 +173,3 @@ class EmbeddedProjector:
         self.stopping.set()
         self.thread.join(timeout=60)
 
-    def publish_snapshot(self) -> Path | None:
-        return self.follower.publish_snapshot()

@@ -71,6 +71,7 @@ class EmbeddedRuntime:
         import secrets
 
         from consumers.projector import EmbeddedProjector, Follower
+        from consumers.snapshots import Snapshots
 
         self.settings = settings
         self.ledger = open_ledger(settings, clock)
@@ -89,8 +90,10 @@ class EmbeddedRuntime:
             else kafka_source(settings, self.projection)
         )
         self.source = source
+        target = self.snapshot_path
+        self.snapshots = Snapshots(self.projection, target) if target else None
         self.projector = EmbeddedProjector(
-            Follower(self.projection, source, snapshot_to=self.snapshot_path)
+            Follower(self.projection, source, snapshots=self.snapshots)
         )
         given = settings.operator_token
         self.operator_token = (
@@ -116,7 +119,7 @@ class EmbeddedRuntime:
             self.projection,
             self.operator_token,
             self.settings.rate_limit,
-            snapshot=self.projector.publish_snapshot if self.snapshot_path else None,
+            snapshots=self.snapshots,
             auth_failure_rate=self.settings.auth_failure_rate,
             operator_rate=self.settings.operator_rate,
             trusted_proxies=self.settings.trusted_proxies,

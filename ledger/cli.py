@@ -234,6 +234,7 @@ def project(
 ) -> None:
     """Run the projector as its own process: follow the source into DuckDB."""
     from consumers.projector import Follower
+    from consumers.snapshots import Snapshots
     from ledger.bootstrap import (
         kafka_source,
         open_ledger,
@@ -263,8 +264,7 @@ def project(
         projection,
         follow,
         interval=0.1,
-        snapshot_to=snapshot_path(settings),
-        snapshot_every=snapshot_every,
+        snapshots=Snapshots(projection, snapshot_path(settings), snapshot_every),
         progress=(lambda n: print(f"committed {n}", flush=True)) if report else None,
     )
     ops = _ops_server(

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -14,6 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from consumers.snapshots import Snapshots
 from ledger.api import catalog, commands, problems, queries
 from ledger.api.access import AccessLog
 from ledger.api.auth import FEED_ROLES, Authenticator, RateLimiter
@@ -83,7 +83,7 @@ def create_app(
     operator_token: str,
     rate_limit: float = 100.0,
     clock: Clock | None = None,
-    snapshot: Callable[[], Path | None] | None = None,
+    snapshots: Snapshots | None = None,
     auth_failure_rate: float = 1.0,
     operator_rate: float = 2.0,
     trusted_proxies: str = "",
@@ -130,6 +130,12 @@ def create_app(
         "Last position recorded in the event store",
         registry=registry,
     )
+    snapshot_copies = Gauge(
+        "ledger_snapshot_copies", "Analysts' snapshots copied since start", registry=registry
+    )
+    snapshot_seconds = Gauge(
+        "ledger_snapshot_copy_seconds", "How long the last snapshot copy took", registry=registry
+    )
 
     auth = Authenticator(
         ledger, operator_token, RateLimiter(rate_limit), auth_failure_rate, operator_rate
@@ -150,19 +156,25 @@ def create_app(
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted_proxies)
 
     @app.post("/v1/projections/snapshot", tags=["operations"], responses=RESPONSES)
-    def publish_snapshot(request: Request) -> dict[str, Any]:
+    def publish_snapshot(request: Request, response: Response) -> dict[str, Any]:
         """Publish the analysts' DuckDB snapshot now (admin, analyst).
 
-        Requests are serialized and an unchanged projection is not copied again; the
-        answer names the file (beside the projections), never a server path.
+        Copies are shared and spaced, whoever asks: at most one a second, and never more
+        often than copying at most a tenth of the time allows. A request in between, or
+        with nothing changed, answers the snapshot there is (`copied: false`, and with
+        `Retry-After` when a newer one can be made). The answer names the file (beside
+        the projections), never a server path.
         """
         auth.caller(request, FEED_ROLES)
-        if snapshot is None:
+        if snapshots is None:
             raise problems.Problem(409, "this process publishes no snapshot")
-        path = snapshot()
+        published = snapshots.request()
+        if published.retry_after:
+            response.headers["Retry-After"] = str(published.retry_after)
         return {
-            "snapshot": path.name if path else None,
-            "position": projection.snapshot_position,
+            "snapshot": published.path.name,
+            "position": published.position,
+            "copied": published.copied,
         }
 
     @app.get("/healthz", tags=["operations"])
@@ -184,6 +196,9 @@ def create_app(
         events, seconds = projection_lag(ledger.store, projection.applied_position(), clock.now())
         lag_events.set(events)
         lag_seconds.set(seconds)
+        if snapshots is not None:
+            snapshot_copies.set(snapshots.copies)
+            snapshot_seconds.set(snapshots.cost)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     def openapi() -> dict[str, Any]:

@@ -395,6 +395,11 @@ class Projection:
                 self.con.execute(f"DELETE FROM {table}")
             schema.stamp(self.con)
 
+    @property
+    def changed_since_snapshot(self) -> bool:
+        """Batches were committed since the last snapshot this process published."""
+        return self._snapshot_at != self.commits
+
     def publish_snapshot(self, target: str | Path) -> Path:
         """Atomically replace `target` with a consistent copy analysts can open read-only.
 

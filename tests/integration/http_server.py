@@ -107,3 +107,17 @@ def create_tenant(url: str, tenant_id: str, **body: object) -> str:
     )
     assert response.status_code == 201, response.text
     return str(response.json()["admin_key"])
+
+
+def fresh_snapshot(api: Any, position: int, timeout: float = 30) -> dict[str, Any]:
+    """Ask for the analysts' snapshot until it holds `position` (copies are spaced: a
+    request between two answers the one there is, with Retry-After)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = api.post("/v1/projections/snapshot")
+        assert answer.status_code == 200, answer.text
+        body: dict[str, Any] = answer.json()
+        if body["position"] >= position:
+            return body
+        assert time.monotonic() < deadline, f"no snapshot holds position {position}: {body}"
+        time.sleep(min(float(answer.headers.get("Retry-After", "0.2")), 2.0))

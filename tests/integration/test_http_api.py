@@ -14,6 +14,7 @@ import pytest
 from tests.integration.http_server import (
     OPERATOR_TOKEN,
     create_tenant,
+    fresh_snapshot,
     running_server,
     store_head,
 )
@@ -536,7 +537,7 @@ def test_analysts_query_a_snapshot_while_the_server_writes(tmp_path: Path) -> No
         api.ok("/v1/values", {"key": "speed", "name": "Speed"})
         written = api.ok("/v1/values", {"key": "focus", "name": "Focus"})
         api.get("/v1/leaderboard", min_position=written["position"])
-        published = api.ok("/v1/projections/snapshot", status=200)
+        published = fresh_snapshot(api, written["position"])
         assert published["snapshot"].endswith("projections.snapshot.duckdb")
         # A separate process opens the snapshot while the server keeps its file open.
         query = subprocess.run(

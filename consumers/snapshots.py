@@ -1,0 +1,85 @@
+"""When the analysts' snapshot is copied: one policy for the background and for requests.
+
+A snapshot copies the projection file under its write lock (DuckDB has no incremental
+copy), so while it copies, batches wait and lag grows. Copies are therefore spaced so
+that copying takes at most SHARE of the time, whoever asks: the background copies when
+something changed and `every` seconds (or that spacing) have passed; a request copies
+only if something changed and the spacing since the last copy (at least MIN_GAP) has
+passed, and otherwise answers the snapshot there is, with when to ask again.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ledger.projections.projection import Projection
+
+
+@dataclass(frozen=True)
+class Published:
+    """What a request for a snapshot got: the file, the position it holds, whether it
+    was copied for this request, and when another copy may be made (seconds)."""
+
+    path: Path
+    position: int
+    copied: bool
+    retry_after: int = 0
+
+
+class Snapshots:
+    SHARE = 0.1
+    MIN_GAP = 1.0
+
+    def __init__(self, projection: Projection, target: Path, every: float = 5.0) -> None:
+        self.projection = projection
+        self.target = target
+        self.every = every
+        self.lock = threading.Lock()
+        self.last = -math.inf  # monotonic end of the last copy
+        self.cost = 0.0  # seconds the last copy took
+        self.copies = 0
+        projection.stale_snapshot_files(target)
+
+    def spacing(self, gap: float) -> float:
+        return max(gap, self.cost / self.SHARE)
+
+    def _copy(self) -> None:
+        started = time.monotonic()
+        self.projection.publish_snapshot(self.target)
+        self.last = time.monotonic()
+        self.cost = self.last - started
+        self.copies += 1
+
+    @property
+    def changed(self) -> bool:
+        return self.projection.changed_since_snapshot or not self.target.exists()
+
+    def background(self) -> None:
+        """The projector's turn: copy if something changed and the spacing has passed; at
+        once after a forget (the old snapshot still names the member)."""
+        with self.lock:
+            if self.projection.erased_since_snapshot or (
+                self.changed and time.monotonic() - self.last >= self.spacing(self.every)
+            ):
+                self._copy()
+
+    def request(self) -> Published:
+        """An analyst's request: a fresh copy if one is due, else the one there is."""
+        with self.lock:
+            copied = False
+            if self.changed:
+                wait = self.spacing(self.MIN_GAP) - (time.monotonic() - self.last)
+                if wait > 0:
+                    return Published(
+                        self.target,
+                        self.projection.snapshot_position,
+                        copied=False,
+                        retry_after=math.ceil(wait),
+                    )
+                self._copy()
+                copied = True
+            return Published(self.target, self.projection.snapshot_position, copied)
