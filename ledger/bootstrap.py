@@ -8,9 +8,11 @@ from typing import Any
 from consumers.sources import KafkaSource, StoreSource
 from ledger.clock import Clock, ShiftedClock
 from ledger.config import Settings
+from ledger.drift.raising import DriftRaiser
 from ledger.logs import get_logger
 from ledger.projections.projection import Projection
 from ledger.service import Ledger
+from ledger.webhooks.dispatcher import Dispatcher
 
 
 def clock_for(settings: Settings) -> Clock:
@@ -95,6 +97,19 @@ class EmbeddedRuntime:
         self.projector = EmbeddedProjector(
             Follower(self.projection, source, snapshots=self.snapshots)
         )
+        from ledger.writer import Writer
+
+        # One writer thread per process: the API's commands and the watch's raising.
+        self.writer = Writer(self.ledger.store)
+        self.raiser = (
+            drift_raiser(settings, self.projection, self.ledger, self.writer)
+            if settings.embedded
+            else None  # Kafka mode: `ledger project` watches the main projection
+        )
+        # Webhooks are sent from the store (the outbox); Kafka mode: by `ledger relay`.
+        self.dispatcher = (
+            dispatcher(settings, self.ledger, self.writer) if settings.embedded else None
+        )
         given = settings.operator_token
         self.operator_token = (
             given.get_secret_value() if given else f"op_{secrets.token_urlsafe(24)}"
@@ -123,13 +138,24 @@ class EmbeddedRuntime:
             auth_failure_rate=self.settings.auth_failure_rate,
             operator_rate=self.settings.operator_rate,
             trusted_proxies=self.settings.trusted_proxies,
+            writer=self.writer,
+            webhook_allow_private=self.settings.webhook_allow_private,
         )
 
     def start(self) -> None:
         self.projector.start()
+        if self.raiser is not None:
+            self.raiser.start()
+        if self.dispatcher is not None:
+            self.dispatcher.start()
 
     def stop(self) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.stop()
+        if self.raiser is not None:
+            self.raiser.stop()
         self.projector.stop()
+        self.writer.close()
         if isinstance(self.source, KafkaSource):
             self.source.close()
         self.projection.close()
@@ -138,3 +164,32 @@ class EmbeddedRuntime:
 
 def store_source(ledger: Ledger, page: int = 5_000) -> StoreSource:
     return StoreSource(ledger.store, page=page)
+
+
+def executor(ledger: Ledger, writer: Any = None) -> Any:
+    """Run a background command (the watch, the dispatcher) through the process's single
+    writer when there is one, else straight through the ledger; its answer's body."""
+
+    def execute(command: Any, caller: Any) -> dict[str, Any]:
+        if writer is None:
+            return ledger.execute(command, caller).body
+        return dict(writer.run(lambda: ledger.execute(command, caller)).body)
+
+    return execute
+
+
+def dispatcher(settings: Settings, ledger: Ledger, writer: Any = None) -> Dispatcher:
+    return Dispatcher(
+        ledger,
+        executor(ledger, writer),
+        allow_private=settings.webhook_allow_private,
+        retry_base=settings.webhook_retry_seconds,
+        lease=settings.webhook_lease_seconds,
+    )
+
+
+def drift_raiser(
+    settings: Settings, projection: Projection, ledger: Ledger, writer: Any = None
+) -> DriftRaiser:
+    """The drift watch's raising pass over `projection`."""
+    return DriftRaiser(projection, executor(ledger, writer), ledger.clock, settings.drift_interval)

@@ -236,6 +236,7 @@ def project(
     from consumers.projector import Follower
     from consumers.snapshots import Snapshots
     from ledger.bootstrap import (
+        drift_raiser,
         kafka_source,
         open_ledger,
         snapshot_path,
@@ -285,9 +286,13 @@ def project(
         f"(analysts' snapshot: {snapshot_path(settings)}); Ctrl-C stops",
         highlight=False,
     )
+    # The drift watch reads this process's projection and raises through its ledger.
+    raiser = drift_raiser(settings, projection, ledger)
+    raiser.start()
     try:
         follower.run(stopping)
     finally:
+        raiser.stop()
         if ops is not None:
             ops.stop()
         if hasattr(follow, "close"):
@@ -379,7 +384,7 @@ def relay(data_dir: DataDir = None, metrics_port: MetricsPort = None) -> None:
     from prometheus_client import Counter
 
     from consumers.relay import Relay
-    from ledger.bootstrap import open_ledger
+    from ledger.bootstrap import dispatcher, open_ledger
 
     settings = settings_for(data_dir)
     _check_source(settings, "kafka")
@@ -412,9 +417,13 @@ def relay(data_dir: DataDir = None, metrics_port: MetricsPort = None) -> None:
         f"topic {settings.kafka_topic} from position {publisher.position()}",
         highlight=False,
     )
+    # The relay is the gateway to the outside: it also delivers webhooks from the store.
+    hooks = dispatcher(settings, ledger)
+    hooks.start()
     try:
         publisher.run(on_page=published[0].inc if published else None)
     finally:
+        hooks.stop()
         if ops is not None:
             ops.stop()
         publisher.close()

@@ -42,6 +42,15 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     # relay and project serve /metrics and /healthz here (0 = off); serve uses its API port.
     metrics_port: int = Field(default=0, ge=0, le=65535)
+    # Seconds between two passes of the drift watch over every tenant (RULES.md): an alert
+    # is raised within this long after its week completes or its late fact is projected.
+    drift_interval: float = Field(default=3600.0, gt=0, le=86_400)
+    # Webhooks (ledger/webhooks): http and private addresses allowed only for tests and
+    # development; the first retry's wait (then x4 each time, at most 4 h, for 24 h); how
+    # long a dispatcher's claim on an attempt holds before another may send it.
+    webhook_allow_private: bool = False
+    webhook_retry_seconds: float = Field(default=5.0, gt=0, le=3600)
+    webhook_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
     # Tests only: the process's clock starts at this moment and runs on from it
     # (ledger.clock.ShiftedClock), so a test can run `ledger serve` on a chosen day.
     test_now: AwareDatetime | None = None

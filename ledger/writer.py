@@ -156,8 +156,16 @@ class Writer:
         return job.future
 
     def close(self) -> None:
-        self._jobs.put(None)
-        self._thread.join(timeout=30)
+        """Commit and answer what was submitted, then stop (a second close does nothing)."""
+        if self._thread.is_alive():
+            self._jobs.put(None)
+            self._thread.join(timeout=30)
+
+    def run(self, work: Callable[[], Any], timeout: float = 60.0) -> Any:
+        """Run `work` on the writer's thread and wait for its result (background jobs)."""
+        if not self._thread.is_alive():
+            raise WriterBusy("the writer has stopped")
+        return self.submit(work).result(timeout=timeout)
 
     def _take(self) -> list[Job] | None:
         jobs = self._retry or []

@@ -21,6 +21,9 @@ class TenantSettings(BaseModel):
     max_recognition_points: int = Field(50, ge=1, le=1000)
     backdate_days: int = Field(14, ge=0, le=366)
     max_recognitions_per_pair_per_week: int = Field(2, ge=1, le=1000)
+    # The drift watch (RULES.md): the decline it looks for, and the CUSUM's alarm line.
+    drift_decline: float = Field(0.3, ge=0.1, le=0.9, allow_inf_nan=False)
+    drift_threshold: float = Field(9.0, ge=2, le=50, allow_inf_nan=False)
 
     @field_validator("timezone")
     @classmethod

@@ -14,15 +14,17 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from consumers.snapshots import Snapshots
-from ledger.api import catalog, commands, problems, queries
+from ledger.api import catalog, commands, drift, problems, queries, webhooks
 from ledger.api.access import AccessLog
 from ledger.api.auth import FEED_ROLES, Authenticator, RateLimiter
 from ledger.api.headers import DocsHeaders
 from ledger.clock import Clock
+from ledger.commands.webhooks import RegisterWebhook
 from ledger.dashboard import pages
 from ledger.monitoring import projection_lag
 from ledger.projections.projection import Projection
 from ledger.service import Ledger
+from ledger.webhooks.urls import check_url
 from ledger.writer import Writer
 
 PROBLEM_SCHEMA = {
@@ -87,9 +89,11 @@ def create_app(
     auth_failure_rate: float = 1.0,
     operator_rate: float = 2.0,
     trusted_proxies: str = "",
+    writer: Writer | None = None,
+    webhook_allow_private: bool = False,
 ) -> FastAPI:
     clock = clock or ledger.clock
-    writer = Writer(ledger.store)
+    writer = writer or Writer(ledger.store)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -141,9 +145,19 @@ def create_app(
         ledger, operator_token, RateLimiter(rate_limit), auth_failure_rate, operator_rate
     )
     problems.install(app)
-    commands.install(app, ledger, writer, auth, lambda c, o: outcomes.labels(c, o).inc(), RESPONSES)
+    commands.install(
+        app,
+        ledger,
+        writer,
+        auth,
+        lambda c, o: outcomes.labels(c, o).inc(),
+        RESPONSES,
+        {RegisterWebhook: lambda body: check_url(body["url"], webhook_allow_private)},
+    )
+    webhooks.install(app, ledger, auth, RESPONSES)
     answer = queries.install(app, projection, auth, clock, RESPONSES, ledger.store.max_position)
     catalog.install(app, answer, clock, projection.decrypt, RESPONSES)
+    drift.install(app, answer, clock, RESPONSES)
     pages.install(app, answer, clock, projection.decrypt)
 
     def observe(method: str, route: str, status: int, seconds: float) -> None:

@@ -20,18 +20,22 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from ledger import ids
 from ledger.aggregates.award import Award
 from ledger.aggregates.campaign import Campaign
 from ledger.aggregates.completion import Completion
+from ledger.aggregates.drift_alert import DriftAlert
 from ledger.aggregates.mission import Mission
+from ledger.aggregates.webhooks import Webhooks
 from ledger.api.auth import Authenticator
 from ledger.api.problems import Problem, validation_errors
 from ledger.commands.adjustments import AdjustPoints
 from ledger.commands.base import OPERATOR, Command
 from ledger.commands.campaigns import DeclareWinners, LaunchCampaign
 from ledger.commands.completions import CompleteMission, VerifyCompletion
+from ledger.commands.drift import AcknowledgeDriftAlert
 from ledger.commands.handlers import HANDLERS
 from ledger.commands.members import AddMember, ForgetMember, MoveMember, RecordDeparture
 from ledger.commands.missions import ArchiveMission, PublishMission
@@ -39,12 +43,15 @@ from ledger.commands.recognitions import GiveRecognition
 from ledger.commands.reversals import ReverseAward
 from ledger.commands.strategy import DefineValue, RetireValue, ReviseStrategy
 from ledger.commands.tenancy import ChangeSettings, CreateTenant, IssueAdminKey, IssueApiKey
+from ledger.commands.webhooks import DeleteWebhook, RegisterWebhook
 from ledger.errors import Invalid, NotFound
 from ledger.service import Ledger, Outcome
 from ledger.writer import Writer
 
 MAX_BODY = 64 * 1024
 PathCheck = Callable[[Ledger, str, dict[str, str]], bool]
+# Checks of a body that take I/O (a webhook URL's DNS): run before the writer, never on it.
+BodyCheck = Callable[[dict[str, Any]], None]
 
 
 def _value(ledger: Ledger, tenant: str, path: dict[str, str]) -> bool:
@@ -85,6 +92,21 @@ def _completion(ledger: Ledger, tenant: str, path: dict[str, str]) -> bool:
         return False
     completion = ledger.store.load(Completion, completion_id)
     return completion is not None and completion.tenant_id == tenant
+
+
+def _drift_alert(ledger: Ledger, tenant: str, path: dict[str, str]) -> bool:
+    try:
+        alert_id = uuid.UUID(path["alert_id"])
+    except ValueError:
+        return False
+    alert = ledger.store.load(DriftAlert, alert_id)
+    return alert is not None and alert.raised is not None and alert.tenant_id == tenant
+
+
+def _webhook(ledger: Ledger, tenant: str, path: dict[str, str]) -> bool:
+    webhooks = ledger.store.load(Webhooks, Webhooks.id_for(tenant))
+    found = webhooks.receivers.get(path["webhook_id"]) if webhooks else None
+    return found is not None and not found.deleted
 
 
 def _tenant(ledger: Ledger, _: str, path: dict[str, str]) -> bool:
@@ -172,6 +194,29 @@ ROUTES = [
         _campaign,
     ),
     Route("POST", "/v1/points/adjustments", AdjustPoints, "Adjust a member's points"),
+    Route(
+        "POST",
+        "/v1/webhooks",
+        RegisterWebhook,
+        "Register a webhook (https, public addresses); its signing secret is shown once",
+        tag="webhooks",
+    ),
+    Route(
+        "DELETE",
+        "/v1/webhooks/{webhook_id}",
+        DeleteWebhook,
+        "Delete a webhook (its URL and secret become unreadable)",
+        _webhook,
+        tag="webhooks",
+    ),
+    Route(
+        "POST",
+        "/v1/drift/alerts/{alert_id}/acknowledgement",
+        AcknowledgeDriftAlert,
+        "Acknowledge a drift alert, with a note and the lever pulled",
+        _drift_alert,
+        tag="drift",
+    ),
     Route(
         "POST",
         "/v1/awards/{award_id}/reversal",
@@ -262,8 +307,16 @@ def endpoint(
     writer: Writer,
     auth: Authenticator,
     record: Callable[[str, str], None],
+    body_check: BodyCheck | None = None,
 ) -> Callable[..., Any]:
     roles = HANDLERS[route.command].roles
+
+    def checked(request: Request, body: dict[str, Any]) -> None:
+        """401/403, then the body's form, then its slow check (in that order of refusal)."""
+        auth.caller(request, roles)
+        build_command(route, dict(request.path_params), body)
+        assert body_check is not None
+        body_check(body)
 
     async def run(request: Request) -> JSONResponse:
         # The body is read on the event loop (bounded by MAX_BODY); its refusal waits until
@@ -273,6 +326,8 @@ def endpoint(
             unreadable: Exception | None = None
         except (Problem, Invalid) as error:
             body, unreadable = {}, error
+        if body_check is not None and unreadable is None:
+            await run_in_threadpool(checked, request, body)
 
         def handle() -> Outcome:
             # On the writer's thread: authentication, path checks and the command read
@@ -311,12 +366,13 @@ def install(
     auth: Authenticator,
     record: Callable[[str, str], None],
     responses: dict[int | str, Any],
+    body_checks: dict[type[Command], BodyCheck] | None = None,
 ) -> None:
     for route in ROUTES:
         status = route.command.accepted_status
         app.add_api_route(
             route.path,
-            endpoint(route, ledger, writer, auth, record),
+            endpoint(route, ledger, writer, auth, record, (body_checks or {}).get(route.command)),
             methods=[route.method],
             summary=route.summary,
             status_code=status,

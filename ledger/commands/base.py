@@ -101,6 +101,7 @@ ADMIN = ("admin",)
 MANAGERS = ("admin", "manager")
 SERVICES = ("admin", "service")
 OPERATOR = ("operator",)
+SYSTEM = ("system",)  # the ledger's own processes (the drift watch); never an API key
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from ledger.commands.adjustments import AdjustPoints, adjust_points
-from ledger.commands.base import ADMIN, MANAGERS, OPERATOR, SERVICES, Command, Registration
+from ledger.commands.base import (
+    ADMIN,
+    MANAGERS,
+    OPERATOR,
+    SERVICES,
+    SYSTEM,
+    Command,
+    Registration,
+)
 from ledger.commands.campaigns import (
     DeclareWinners,
     LaunchCampaign,
@@ -15,6 +23,12 @@ from ledger.commands.completions import (
     VerifyCompletion,
     complete_mission,
     verify_completion,
+)
+from ledger.commands.drift import (
+    AcknowledgeDriftAlert,
+    RaiseDriftAlert,
+    acknowledge_drift_alert,
+    raise_drift_alert,
 )
 from ledger.commands.members import (
     AddMember,
@@ -52,6 +66,18 @@ from ledger.commands.tenancy import (
     issue_admin_key,
     issue_api_key,
 )
+from ledger.commands.webhooks import (
+    AbandonDelivery,
+    ClaimDelivery,
+    DeleteWebhook,
+    RecordDeliveryAttempt,
+    RegisterWebhook,
+    abandon_delivery,
+    claim_delivery,
+    delete_webhook,
+    record_delivery_attempt,
+    register_webhook,
+)
 
 HANDLERS: dict[type[Command], Registration] = {
     CreateTenant: Registration(create_tenant, OPERATOR),
@@ -74,4 +100,11 @@ HANDLERS: dict[type[Command], Registration] = {
     DeclareWinners: Registration(declare_winners, ADMIN),
     AdjustPoints: Registration(adjust_points, MANAGERS),
     ReverseAward: Registration(reverse_award, ADMIN),
+    RaiseDriftAlert: Registration(raise_drift_alert, SYSTEM),
+    AcknowledgeDriftAlert: Registration(acknowledge_drift_alert, MANAGERS),
+    RegisterWebhook: Registration(register_webhook, ADMIN),
+    DeleteWebhook: Registration(delete_webhook, ADMIN),
+    ClaimDelivery: Registration(claim_delivery, SYSTEM),
+    RecordDeliveryAttempt: Registration(record_delivery_attempt, SYSTEM),
+    AbandonDelivery: Registration(abandon_delivery, SYSTEM),
 }

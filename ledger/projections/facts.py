@@ -39,6 +39,8 @@ class FactBatch:
     missions_archived: dict[tuple[str, str], Row] = field(default_factory=dict)
     campaigns: list[Row] = field(default_factory=list)
     winners: dict[tuple[str, str], Row] = field(default_factory=dict)
+    drift_raised: list[Row] = field(default_factory=list)
+    drift_acknowledged: dict[tuple[str, str], Row] = field(default_factory=dict)
     # tenant -> earliest ISO instant from which this batch may change every later period
     since: dict[str, str] = field(default_factory=dict)
     # tenant -> minutes (ISO) of reversals: their days are re-derived from the facts
@@ -322,6 +324,33 @@ def _winners(batch: FactBatch, env: Row, p: Row, _: Decrypt | None) -> None:
     }
 
 
+def _drift_raised(batch: FactBatch, env: Row, p: Row, _: Decrypt | None) -> None:
+    batch.drift_raised.append(
+        {
+            "position": env["position"],
+            "tenant_id": env["tenant_id"],
+            "alert_id": p["alert_id"],
+            "scope": p["scope"],
+            "team": p.get("team"),
+            "value": p["value"],
+            "raised_at": env["recorded_at"],
+            "figures": orjson.dumps(p).decode(),
+        }
+    )
+
+
+def _drift_acknowledged(batch: FactBatch, env: Row, p: Row, _: Decrypt | None) -> None:
+    batch.drift_acknowledged[(env["tenant_id"], env["aggregate_id"])] = {
+        "tenant_id": env["tenant_id"],
+        "alert_id": env["aggregate_id"],
+        "acknowledged_at": env["recorded_at"],
+        "acknowledged_position": env["position"],
+        "by_key_label": p["by_key_label"],
+        "note": p["note"],
+        "lever": orjson.dumps(p.get("lever")).decode(),
+    }
+
+
 _HANDLERS: dict[str, Callable[[FactBatch, Row, Row, Decrypt | None], None]] = {
     "PointsAwarded": _award,
     "AwardReversed": _reversed,
@@ -338,4 +367,6 @@ _HANDLERS: dict[str, Callable[[FactBatch, Row, Row, Decrypt | None], None]] = {
     "MissionArchived": _mission_archived,
     "CampaignLaunched": _campaign,
     "CampaignWinnersDeclared": _winners,
+    "DriftAlertRaised": _drift_raised,
+    "DriftAlertAcknowledged": _drift_acknowledged,
 }

@@ -249,6 +249,7 @@ class Projection:
         _append(con, "strategy_targets", batch.targets)
         _append(con, "missions", batch.missions)
         _append(con, "campaigns", batch.campaigns)
+        _append(con, "drift_alerts", batch.drift_raised)
         self._timezone_changes(con, batch)
         _update(
             con,
@@ -291,6 +292,15 @@ class Projection:
             batch.winners.values(),
             ("tenant_id", "campaign_id"),
             "declared_winners = b.declared_winners",
+        )
+        _update(
+            con,
+            "drift_alerts",
+            batch.drift_acknowledged.values(),
+            ("tenant_id", "alert_id"),
+            "acknowledged_at = CAST(b.acknowledged_at AS TIMESTAMPTZ), "
+            "acknowledged_position = b.acknowledged_position, by_key_label = b.by_key_label, "
+            "note = b.note, lever = b.lever",
         )
         if batch.derive:
             affected, added = batch.affected(), batch.added()

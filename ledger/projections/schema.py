@@ -94,6 +94,14 @@ CREATE TABLE IF NOT EXISTS member_totals (
     tenant_id VARCHAR, member_id VARCHAR, team VARCHAR, value VARCHAR, points BIGINT,
     PRIMARY KEY (tenant_id, member_id, team, value));
 
+-- Drift alerts as raised (figures as seen then) and acknowledged: what the ledger warned
+-- about and when, and what people did. The watch itself is computed from the rollups.
+CREATE TABLE IF NOT EXISTS drift_alerts (
+    position BIGINT, tenant_id VARCHAR, alert_id VARCHAR, scope VARCHAR, team VARCHAR,
+    value VARCHAR, raised_at TIMESTAMPTZ, figures JSON, acknowledged_at TIMESTAMPTZ,
+    acknowledged_position BIGINT, by_key_label VARCHAR, note VARCHAR, lever JSON,
+    PRIMARY KEY (tenant_id, alert_id));
+
 CREATE TABLE IF NOT EXISTS leaderboard_weekly (
     tenant_id VARCHAR, week_start DATE, member_id VARCHAR, points BIGINT, rank INTEGER);
 
@@ -144,6 +152,7 @@ DATA_TABLES = (
     "leaderboard_weekly",
     "value_heatmap",
     "alignment",
+    "drift_alerts",
     "tenant_positions",
     "projection_meta",
     "deferred_derivations",

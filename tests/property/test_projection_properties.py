@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import tempfile
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ledger.projections import drift
 from ledger.projections.projection import Projection
-from tests.property.histories import histories, run_history
+from tests.property.histories import TENANTS, histories, run_history
 from tests.reference import Reference
 
 TABLES = {
@@ -103,7 +104,21 @@ def test_incremental_projection_equals_rebuild_and_reference(steps: list[Any], s
     step_by_step = incremental(envelopes, ledger.personal.decrypt, seed)
     assert tables(step_by_step) == tables(full)
     check_against_reference(full, Reference(envelopes))
+    check_drift(step_by_step, full, ledger.clock.now())
     ledger.close()
+
+
+def check_drift(incremental: Projection, full: Projection, now: datetime) -> None:
+    """The drift watch does not depend on the order events arrived in, nor on a rebuild,
+    and time travel to after the last event equals the present (two computations)."""
+    later = now + timedelta(weeks=20)  # the history's weeks are complete by then
+    for tenant in TENANTS:
+        present = full.run(drift.drift, tenant, now=later)
+        assert incremental.run(drift.drift, tenant, now=later) == present
+        travelled = full.run(drift.drift, tenant, now=later, as_of=later)
+        assert {k: travelled[k] for k in ("series", "alerts")} == {
+            k: present[k] for k in ("series", "alerts")
+        }
 
 
 def check_against_reference(projection: Projection, ref: Reference) -> None:

@@ -1,0 +1,62 @@
+"""The drift watch's read routes (API.md "Drift and recalibration"): admin, manager,
+analyst; `as_of` and `min_position` as on every query."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import FastAPI, Request
+
+from ledger.api.queries import Answer, AsOf, Key, MinPosition
+from ledger.clock import Clock, as_utc
+from ledger.projections import drift
+
+DRIFT_ROLES = ("admin", "manager", "analyst")
+
+
+def install(app: FastAPI, answer: Answer, clock: Clock, responses: dict[int | str, Any]) -> None:
+    def moment(as_of: datetime | None) -> datetime | None:
+        return as_utc(as_of) if as_of else None
+
+    @app.get("/v1/drift", tags=["drift"], responses=responses)
+    async def drift_watch(
+        request: Request,
+        scope: Literal["tenant", "team"] | None = None,
+        team: Key = None,
+        value: Key = None,
+        as_of: AsOf = None,
+        min_position: MinPosition = None,
+    ) -> dict[str, Any]:
+        """Every watched series' state and every alert: the ones the facts give now
+        (`current`) first, then those raised that the facts no longer give."""
+        return await answer(
+            request,
+            min_position,
+            drift.drift,
+            roles=DRIFT_ROLES,
+            now=clock.now(),
+            scope=scope,
+            team=team,
+            value=value,
+            as_of=moment(as_of),
+        )
+
+    @app.get("/v1/drift/alerts/{alert_id}", tags=["drift"], responses=responses)
+    async def drift_alert(
+        request: Request,
+        alert_id: uuid.UUID,
+        as_of: AsOf = None,
+        min_position: MinPosition = None,
+    ) -> dict[str, Any]:
+        """One alert with its weeks, from its baseline to its week (behaviors, mass, CUSUM)."""
+        return await answer(
+            request,
+            min_position,
+            drift.drift_alert,
+            str(alert_id),
+            roles=DRIFT_ROLES,
+            now=clock.now(),
+            as_of=moment(as_of),
+        )

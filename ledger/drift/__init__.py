@@ -1,0 +1,1 @@
+"""The drift watch (RULES.md "Drift watch"): notice the slow leak, raise it once."""

@@ -1,0 +1,1 @@
+"""Webhooks: drift alerts delivered where people look (Standard Webhooks, from the outbox)."""
