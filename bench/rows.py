@@ -279,7 +279,7 @@ def store_rows(sizes: Sizes, work: Path) -> list[Row]:
 
 
 def query_rows(path: Path, sizes: Sizes, tenant: str) -> list[Row]:
-    from ledger.projections import queries
+    from ledger.projections import drift, queries
     from ledger.projections.projection import Projection
 
     projection = Projection(path)
@@ -310,6 +310,8 @@ def query_rows(path: Path, sizes: Sizes, tenant: str) -> list[Row]:
         "alignment team week": lambda: queries.alignment(
             con, tenant, scope="team", team="sales", period="week", now=now
         ),
+        # GET /v1/drift: every series (the tenant and each team, each targeted value).
+        "drift watch, every series": lambda: drift.drift(con, tenant, now=now),
     }
     bare_p95 = p95_ms(bare, sizes.query_repeats)
     rows = []

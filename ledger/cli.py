@@ -161,7 +161,7 @@ def demo(
         bool, typer.Option("--serve/--no-serve", help="Serve the demo afterwards.")
     ] = True,
 ) -> None:
-    """Create a sample company with twelve weeks of history, then serve it."""
+    """Create a sample company with half a year of history, then serve it."""
     from ledger.bootstrap import clock_for, open_ledger
     from ledger.clock import FixedClock
     from ledger.commands.base import Caller
@@ -175,7 +175,7 @@ def demo(
     if ledger.store.max_position() == 0:
         started = time.perf_counter()
         with Progress(console=console, transient=True) as bar:
-            task = bar.add_task("writing twelve weeks of company history", total=1)
+            task = bar.add_task("writing half a year of company history", total=1)
             result = build_demo(
                 ledger,
                 clock,
@@ -639,13 +639,15 @@ def _analyst_connection(settings: Settings, locked: bool = False) -> Any:
     raise refuse(f"no projections under {settings.data_dir}: run `ledger rebuild`")
 
 
-def _register_audit() -> None:
-    from ledger.audit.cli import register
+def _register_more() -> None:
+    from ledger.audit import cli as audit
+    from ledger.drift import cli as drift
 
-    register(app, console, settings_for, refuse)
+    audit.register(app, console, settings_for, refuse)
+    drift.register(app, console, settings_for, refuse)
 
 
-_register_audit()
+_register_more()
 
 if __name__ == "__main__":
     app()

@@ -1,15 +1,17 @@
-"""A realistic sample company with twelve weeks of history, made through the command handlers.
+"""A realistic sample company with half a year of history, made through the command handlers.
 
 Everything goes through `Ledger.execute`, so the demo history obeys every
 rule (refusals included) and exercises what a real tenant would: a strategy
-change mid-history, a campaign, a team move, backdated completions, a team
-that drifts off strategy, and verification by managers.
+change, a campaign, a team move, backdated completions, verification by
+managers, and the slow leak the drift watch exists for: after the strategy turns
+to customers the product team follows it for a couple of months, then drifts back
+to shipping experiments a little more every week.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,7 +32,9 @@ from ledger.service import Ledger
 
 TENANT = "northwind"
 TIMEZONE = "Europe/Stockholm"
-WEEKS = 12
+WEEKS = 26
+STRATEGY_TURN = 6 * 7  # the day the strategy turns to customers
+FADE_FROM, FADE_WEEKS = 15, 8  # product's customer focus fades from this week, over these
 TEAMS = {"sales": 9, "support": 8, "product": 8, "operations": 7}
 VALUES = {
     "customer-focus": "Customer focus",
@@ -149,8 +153,8 @@ MISSIONS: list[dict[str, Any]] = [
         "teams": ["operations", "product"],
     },
 ]
-# What each team tends to do: mission ids with weights. Product drifts to speed and
-# innovation after the strategy turns to customers: the off-strategy team.
+# What each team tends to do: mission ids with weights. Product changes over time
+# (product_habits): it follows the customer strategy at first, then fades from it.
 HABITS = {
     "sales": {
         "customer-follow-up": 5,
@@ -182,6 +186,34 @@ HABITS = {
         "fast-answer": 1,
     },
 }
+
+
+# Product after the strategy turn: customer follow-ups and demos, sliding back to
+# experiments over FADE_WEEKS weeks (the slow leak); `fade` 0 is the start, 1 the end.
+PRODUCT_TURNED = {
+    "customer-follow-up": 4.0,
+    "customer-demo": 2.0,
+    "ship-experiment": 2.0,
+    "share-learning": 1.0,
+    "process-cleanup": 1.0,
+}
+PRODUCT_FADED = {
+    "customer-follow-up": 0.4,
+    "customer-demo": 0.4,
+    "ship-experiment": 6.0,
+    "share-learning": 1.5,
+    "process-cleanup": 1.7,
+}
+
+
+def product_habits(day: int) -> Mapping[str, float]:
+    if day < STRATEGY_TURN:
+        return HABITS["product"]
+    fade = min(max((day / 7 - FADE_FROM) / FADE_WEEKS, 0.0), 1.0)
+    return {
+        mission: (1 - fade) * PRODUCT_TURNED.get(mission, 0.0) + fade * weight
+        for mission, weight in PRODUCT_FADED.items()
+    }
 
 
 @dataclass
@@ -269,8 +301,8 @@ def build_demo(
     for day in range(days):
         today = min(start + timedelta(days=day, hours=8), end - timedelta(minutes=10))
         clock.set(today)
-        if day == days // 2:
-            # Mid-history the strategy turns to customers: product keeps shipping experiments.
+        if day == STRATEGY_TURN:
+            # The strategy turns to customers.
             send(
                 ReviseStrategy(
                     effective_from=today,
@@ -291,7 +323,7 @@ def build_demo(
                     ],
                 )
             )
-        if day == 56:
+        if day == 18 * 7:
             send(
                 LaunchCampaign(
                     campaign_id="customer-month",
@@ -304,16 +336,16 @@ def build_demo(
                     reward="Lunch with the CEO",
                 )
             )
-        if day == 70:
+        if day == 22 * 7:
             send(MoveMember(member_id="jun", team="sales", effective_from=today))
-        if day == 78:
+        if day == 18 * 7 + 22:
             send(DeclareWinners(campaign_id="customer-month"))
         # Weekends are quiet, except today's: whatever day the demo is made, its current
         # week and month show some behavior.
         if local_date(today, TIMEZONE).weekday() >= 5 and day != days - 1:
             continue
         for member_id, team in roster.items():
-            habits = HABITS[team]
+            habits = product_habits(day) if team == "product" else HABITS[team]
             for _ in range(rng.choice((0, 1, 1, 2))):
                 mission_id = rng.choices(list(habits), weights=list(habits.values()))[0]
                 # Some completions are reported late: backdated up to three days.

@@ -158,3 +158,45 @@ def alignment_svg(trend: list[dict[str, Any]], title: str) -> str:
         f"<text x='{left + 240}' y='{legend_y}' {FONT}>incentive score (what is rewarded)</text>"
     )
     return _svg(left + plot_w + 40, legend_y + 16, title, body)
+
+
+def cusum_svg(weeks: list[dict[str, Any]], threshold: float, title: str) -> str:
+    """An alert's CUSUM week by week (bars, from the week after its baseline) under the
+    dashed alarm line; the baseline weeks are drawn as a grey band."""
+    width, height, left, top, bottom = 360, 120, 34, 26, 22
+    inner_w, inner_h = width - left - 10, height - top - bottom
+    top_value = max([threshold * 1.2, *[w["cusum"] or 0 for w in weeks]]) or 1
+    slot = inner_w / max(1, len(weeks))
+
+    def y(value: float) -> float:
+        return top + inner_h - inner_h * value / top_value
+
+    body = [f"<text x='4' y='16' {FONT}>{escape(title)}</text>"]
+    for i, week in enumerate(weeks):
+        x = left + i * slot
+        if week["cusum"] is None:
+            body.append(
+                f"<rect x='{x:.1f}' y='{top}' width='{slot:.1f}' height='{inner_h}' "
+                "fill='#eeeeee'/>"
+            )
+        else:
+            bar = max(1.0, top + inner_h - y(week["cusum"]))
+            wide = max(1.0, slot - 2)
+            body.append(
+                f"<rect x='{x + 1:.1f}' y='{top + inner_h - bar:.1f}' width='{wide:.1f}' "
+                f"height='{bar:.1f}' fill='{SCORE}'><title>{escape(week['week_start'])}: "
+                f"CUSUM {week['cusum']}</title></rect>"
+            )
+    line = y(threshold)
+    body.append(
+        f"<line x1='{left}' x2='{width - 10}' y1='{line:.1f}' y2='{line:.1f}' "
+        f"stroke='{INCENTIVE}' stroke-width='2' stroke-dasharray='6 3'/>"
+        f"<text x='{left}' y='{line - 4:.1f}' {FONT} fill='{INCENTIVE}'>alarm {threshold:g}</text>"
+    )
+    if weeks:
+        body.append(
+            f"<text x='{left}' y='{height - 6}' {FONT}>{escape(weeks[0]['week_start'])}</text>"
+            f"<text x='{width - 10}' y='{height - 6}' {FONT} text-anchor='end'>"
+            f"{escape(weeks[-1]['week_start'])}</text>"
+        )
+    return _svg(width, height, title, body)

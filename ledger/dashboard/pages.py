@@ -21,8 +21,9 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from ledger.api.drift import DRIFT_ROLES
 from ledger.api.headers import PAGE_HEADERS
-from ledger.api.queries import Answer
+from ledger.api.queries import Answer, MinPosition
 from ledger.clock import Clock
 from ledger.commands.base import EARLIEST_YEAR, LATEST_YEAR
 from ledger.dashboard import charts, views
@@ -30,7 +31,16 @@ from ledger.errors import Invalid
 from ledger.projections.facts import Decrypt
 
 HERE = Path(__file__).parent
-PAGES = ("/", "/leaderboard", "/heatmap", "/alignment", "/activity", "/members/{member_id}")
+PAGES = (
+    "/",
+    "/leaderboard",
+    "/heatmap",
+    "/alignment",
+    "/drift",
+    "/activity",
+    "/members/{member_id}",
+)
+ACKNOWLEDGERS = ("admin", "manager")  # who may acknowledge a drift alert (API.md)
 templates = Environment(
     loader=FileSystemLoader(HERE / "templates"),
     autoescape=select_autoescape(["html"]),
@@ -38,6 +48,7 @@ templates = Environment(
     lstrip_blocks=True,
 )
 templates.globals["step"] = charts.step
+templates.globals["cusum_svg"] = charts.cusum_svg
 
 
 def _blank(value: str | None) -> str | None:
@@ -172,6 +183,35 @@ def install(app: FastAPI, answer: Answer, clock: Clock, decrypt: Decrypt | None)
             period=period,
             at=_blank(at),
             trend_svg=trend,
+        )
+
+    @app.get("/ui/drift", include_in_schema=False)
+    async def drift(
+        request: Request,
+        scope: str | None = None,
+        team: str | None = None,
+        min_position: MinPosition = None,
+    ) -> HTMLResponse:
+        team, scope = _blank(team), _blank(scope)
+        if scope not in (None, "tenant", "team"):
+            raise Invalid("scope is the whole company (tenant) or teams (team)", field="scope")
+        filters, doc = await answer(
+            request,
+            min_position,
+            with_filters(views.drift_watch),
+            roles=DRIFT_ROLES,
+            by_role=lambda role: {"can_acknowledge": role in ACKNOWLEDGERS},
+            now=clock.now(),
+            scope=scope,
+            team=team,
+        )
+        return render(
+            "drift.html",
+            filters,
+            doc=doc,
+            scope=scope,
+            team=team,
+            can_acknowledge=doc.pop("can_acknowledge"),
         )
 
     @app.get("/ui/members/{member_id}", include_in_schema=False)

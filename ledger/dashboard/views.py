@@ -12,7 +12,7 @@ from typing import Any
 
 import duckdb
 
-from ledger.projections import catalog, queries
+from ledger.projections import catalog, drift, queries
 from ledger.projections.facts import Decrypt
 from ledger.projections.queries import period_bounds, tenant_timezone, today
 
@@ -194,3 +194,32 @@ def activity(
         "campaigns": catalog.campaigns(con, tenant_id, now=now, cursor=None, limit=20)["items"],
         "now": now,
     }
+
+
+def drift_watch(
+    con: duckdb.DuckDBPyConnection,
+    tenant_id: str,
+    *,
+    now: datetime,
+    scope: str | None,
+    team: str | None,
+    can_acknowledge: bool = False,
+) -> dict[str, Any]:
+    """The watch, alerts in the order a person acts on them: open (current, not yet
+    acknowledged), acknowledged, then those the facts no longer give; each with its
+    weeks for the chart."""
+    doc = drift.drift(con, tenant_id, now=now, scope=scope, team=team, weeks=True)
+
+    def order(alert: dict[str, Any]) -> int:
+        if alert["current"] and alert["acknowledged"] is None:
+            return 0
+        return 1 if alert["current"] else 2
+
+    doc["alerts"].sort(key=order)
+    for alert in doc["alerts"]:
+        alert["open"] = order(alert) == 0
+    for series in doc["series"]:
+        cusum = series["cusum"] or 0
+        series["closeness"] = min(1.0, cusum / doc["threshold"]) if doc["threshold"] else 0
+    doc["can_acknowledge"] = can_acknowledge  # the caller's role may (admin, manager)
+    return doc

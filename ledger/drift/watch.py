@@ -146,15 +146,17 @@ def watch_value(
     empty weeks); `last_week`: the last complete week (None: none is complete yet).
     """
     alerts: list[Alert] = []
-    current: Series | None = None
-    if last_week is None:
+    if last_week is None or not revisions:
         return None, alerts
-    for revision, first, end in epochs(revisions, last_week):
+    spans = epochs(revisions, last_week)
+    current: Series | None = None
+    for revision, first, end in spans:
         target = revision.targets.get(value, 0.0)
         if target <= 0:
             current = None  # not watched in this epoch
             continue
         start = first
+        current = Series(value, "collecting", 0, target=target)
         while start <= end:
             outcome = _sub_epoch(value, weeks, revision, start, end, target, decline, threshold)
             if isinstance(outcome, Alert):
@@ -164,6 +166,14 @@ def watch_value(
                 continue
             current = outcome
             break
+    # Now is the latest revision in force: a value it gives no weight is not watched, and
+    # one whose epoch has no complete week yet is collecting from nothing.
+    latest = max(revisions, key=lambda r: r.first_week)
+    target = latest.targets.get(value, 0.0)
+    if target <= 0:
+        return None, alerts
+    if not spans or spans[-1][0] is not latest:
+        return Series(value, "collecting", 0, target=target), alerts
     return current, alerts
 
 

@@ -73,8 +73,10 @@ def drift(
     team: str | None = None,
     value: str | None = None,
     as_of: datetime | None = None,
+    weeks: bool = False,
 ) -> Row:
-    """GET /v1/drift: every series' state and every alert (computed now, or raised)."""
+    """GET /v1/drift: every series' state and every alert (computed now, or raised);
+    with `weeks`, each alert carries its weeks from its baseline to its week."""
     evaluation = _evaluate(con, tenant_id, as_of or now, as_of)
     chosen = [
         (key, series)
@@ -86,6 +88,9 @@ def drift(
         for a in _alerts(con, tenant_id, evaluation, as_of)
         if _chosen((a["scope"], a["team"]), a["value"], scope, team, value)
     ]
+    if weeks:
+        for alert in alerts:
+            alert["weeks"] = _weeks_doc(evaluation, alert)
     return {
         "series": [_series_doc(key, s) for key, s in chosen],
         "alerts": alerts,
@@ -110,10 +115,16 @@ def drift_alert(
     if not found:
         raise NotFound(f"no drift alert {alert}")
     doc = found[0]
-    trace = evaluation.traces.get(alert)
+    doc["weeks"] = _weeks_doc(evaluation, doc)
+    doc["as_of_position"] = as_of_position(con, tenant_id, as_of)
+    return doc
+
+
+def _weeks_doc(evaluation: Evaluation, alert: Row) -> list[Row]:
+    trace = evaluation.traces.get(alert["alert_id"])
     if trace is None:  # no longer given by the facts: its weeks as they are now
-        trace = _weeks_of(evaluation, doc)
-    doc["weeks"] = [
+        trace = _weeks_of(evaluation, alert)
+    return [
         {
             "week_start": t.start.isoformat(),
             "behaviors": t.n,
@@ -122,8 +133,6 @@ def drift_alert(
         }
         for t in trace
     ]
-    doc["as_of_position"] = as_of_position(con, tenant_id, as_of)
-    return doc
 
 
 def _chosen(

@@ -144,16 +144,18 @@ def test_alignment_shows_the_apis_score_and_marks_the_revision_change(
     figure = page.get_by_test_id("alignment-score")
     assert figure.get_attribute("data-score") == ("" if api["score"] is None else str(api["score"]))
     assert figure.get_attribute("data-strategy-version") == str(api["strategy_version"])
-    # The demo revises its strategy mid-history: the trend marks where.
+    shoot(page, "alignment-company-week")
+    # The demo revises its strategy four months before today: the monthly trend marks where.
+    open_page(page, demo, "/alignment?scope=tenant&period=month")
     marker = page.locator("[data-testid=revision-marker]")
     assert marker.count() == 1
     changed = page.locator("[data-testid=alignment-period][data-revision-changed=true]")
     version = changed.get_attribute("data-strategy-version")
     assert marker.get_attribute("data-strategy-version") == version
     start = changed.get_attribute("data-period-start")
-    before = demo.api("/v1/alignment", scope="tenant", period="week", at=start)
+    before = demo.api("/v1/alignment", scope="tenant", period="month", at=start)
     assert str(before["strategy_version"]) == version
-    shoot(page, "alignment-company-week")
+    shoot(page, "alignment-company-month")
     accessible(page)
     open_page(page, demo, "/alignment?scope=team&team=product&period=month")
     api = demo.api("/v1/alignment", scope="team", team="product", period="month")

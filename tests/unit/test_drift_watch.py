@@ -21,6 +21,8 @@ def plain_watch(weeks, revisions, last, value, decline, threshold):
     """RULES.md "Drift watch", literally: epochs, baseline, p0, CUSUM, onset, alert."""
     revisions = sorted(revisions, key=lambda r: r.first_week)
     alerts, state = [], None
+    if not revisions:
+        return None, []
     for i, r in enumerate(revisions):
         stop = last
         if i + 1 < len(revisions):
@@ -28,11 +30,10 @@ def plain_watch(weeks, revisions, last, value, decline, threshold):
             stop = min(stop, (nxt.straddles or nxt.first_week) - W)
         target = r.targets.get(value, 0.0)
         start = r.first_week
-        if target <= 0:
+        if target <= 0:  # not watched while the revision gives it no weight
             state = None
-            if start <= stop:
-                continue
             continue
+        state = ("collecting", 0)  # a revision in force restarts the baseline
         while start <= stop:
             # the baseline
             taken, xb, nb, w = 0, 0.0, 0.0, start

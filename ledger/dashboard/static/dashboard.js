@@ -20,9 +20,12 @@
     input.focus();
   }
 
-  function fragmentUrl() {
+  function fragmentUrl(minPosition) {
     const path = location.pathname === "/" ? "/leaderboard" : location.pathname;
-    return "/ui" + path + location.search;
+    const query = new URLSearchParams(location.search);
+    if (minPosition) query.set("min_position", minPosition);  // read what was just written
+    const search = query.toString();
+    return "/ui" + path + (search ? "?" + search : "");
   }
 
   async function detail(response) {
@@ -34,7 +37,7 @@
     return response.statusText;
   }
 
-  async function load() {
+  async function load(minPosition) {
     const key = sessionStorage.getItem(KEY);
     if (!key) {
       showSignIn("");
@@ -42,7 +45,9 @@
     }
     let response;
     try {
-      response = await fetch(fragmentUrl(), { headers: { Authorization: "Bearer " + key } });
+      response = await fetch(fragmentUrl(minPosition), {
+        headers: { Authorization: "Bearer " + key },
+      });
     } catch (error) {
       showSignIn("The ledger did not answer (" + error.message + "). Try again in a moment.");
       return;
@@ -72,6 +77,42 @@
       if (link.getAttribute("href") === location.pathname) link.setAttribute("aria-current", "page");
     }
   }
+
+  // A page's command forms (`form[data-post]`): the fields as a JSON body ("a.b" names
+  // nest, empty ones are left out), sent with the key; the page reloads on success.
+  function body(fields) {
+    const json = {};
+    for (const [name, value] of new FormData(fields)) {
+      if (String(value).trim() === "") continue;
+      const parts = name.split(".");
+      let place = json;
+      for (const part of parts.slice(0, -1)) place = place[part] = place[part] || {};
+      place[parts[parts.length - 1]] = String(value).trim();
+    }
+    if (json.lever && json.lever.text && !json.lever.kind) json.lever.kind = "other";
+    return json;
+  }
+
+  page.addEventListener("submit", async function (event) {
+    const target = event.target;
+    if (!(target instanceof HTMLFormElement) || !target.dataset.post) return;
+    event.preventDefault();
+    const shown = target.querySelector("[role=alert]");
+    const response = await fetch(target.dataset.post, {
+      method: "POST",
+      headers: {
+        Authorization: "Bearer " + sessionStorage.getItem(KEY),
+        "Content-Type": "application/json",
+      },
+      body: JSON.stringify(body(target)),
+    });
+    if (response.ok) {
+      await load((await response.json()).position);
+      return;
+    }
+    shown.textContent = "Not done (" + response.status + "): " + (await detail(response));
+    shown.hidden = false;
+  });
 
   form.addEventListener("submit", function (event) {
     event.preventDefault();
