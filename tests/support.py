@@ -40,6 +40,21 @@ def now() -> datetime:
     return _timeline.now()
 
 
+def ledger_cli(*args: str, timeout: float = 120) -> Any:
+    """`ledger ARGS` as a real process on the tests' timeline: its CompletedProcess."""
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "ledger.cli", *args],
+        env=process_env(COLUMNS="300"),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def process_env(base: dict[str, str] | None = None, **extra: str) -> dict[str, str]:
     """The environment of a ledger process a test starts: its clock on the timeline."""
     env = dict(os.environ if base is None else base)

@@ -3,6 +3,7 @@ and delivered to webhooks (Standard Webhooks signatures, retries with one webhoo
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,7 +21,7 @@ from tests.conftest import open_ledger
 from tests.drift_company import fading_mix, generate
 from tests.integration.http_server import running_server, store_head
 from tests.integration.test_http_api import Api
-from tests.support import now
+from tests.support import ledger_cli, now
 from tests.webhook_receiver import Receiver, receiver
 
 pytestmark = pytest.mark.calendar
@@ -67,7 +68,7 @@ def company(
         webhook_retry_seconds=0.3,
         webhook_lease_seconds=5,
     ) as url:
-        yield {"admin": Api(url, admin_key), "webhooks": registered}
+        yield {"admin": Api(url, admin_key), "webhooks": registered, "data_dir": data_dir}
 
 
 def raised(admin: Api) -> list[dict[str, Any]]:
@@ -172,3 +173,19 @@ def test_drift_reads_are_for_admin_manager_and_analyst(company: dict) -> None:
     assert admin.key_for("analyst").get("/v1/drift").status_code == 200
     assert admin.get("/v1/drift/alerts/not-an-id").status_code == 422
     assert admin.get("/v1/drift", scope="galaxy").status_code == 422
+
+
+def test_ledger_drift_from_the_event_store_answers_what_the_api_answers(company: dict) -> None:
+    admin: Api = company["admin"]
+    raised(admin)
+    api = admin.get("/v1/drift", min_position=store_head(admin.url)).json()
+    data = ("--data-dir", str(company["data_dir"]))
+    cli = ledger_cli("drift", "--tenant", "acme", "--json", *data)
+    assert cli.returncode == 0, cli.stderr
+    printed = json.loads(cli.stdout)
+    for part in ("series", "alerts", "threshold", "decline"):
+        assert printed[part] == api[part], part
+    table = ledger_cli("drift", "--tenant", "acme", "--team", "t0", *data)
+    assert table.returncode == 0 and "fading in team t0" in table.stdout, table.stdout
+    unknown = ledger_cli("drift", "--tenant", "nobody", *data)
+    assert unknown.returncode == 2 and "no tenant" in unknown.stdout
