@@ -23,7 +23,7 @@ from ledger.aggregates.strategy import Strategy
 from ledger.aggregates.tenant import Tenant
 from ledger.clock import Clock
 from ledger.commands.base import Caller, Command, Decision, Invocation
-from ledger.commands.handlers import HANDLERS
+from ledger.commands.handlers import HANDLERS, decide
 from ledger.config import Settings
 from ledger.errors import (
     ConcurrencyConflict,
@@ -132,14 +132,12 @@ class Ledger:
         fingerprint = fingerprint or fingerprint_of(command)
         for _ in range(MAX_ATTEMPTS):
             try:
-                return self._attempt(registration.handler, command, invocation, fingerprint)
+                return self._attempt(command, invocation, fingerprint)
             except RecordConflictError:
                 continue  # someone changed an aggregate we read: decide again on fresh state
         raise ConcurrencyConflict("too much concurrent change, try again")
 
-    def _attempt(
-        self, handler: Any, command: Command, invocation: Invocation, fingerprint: str
-    ) -> Outcome:
+    def _attempt(self, command: Command, invocation: Invocation, fingerprint: str) -> Outcome:
         self.store.sync()  # decide on everything committed before this attempt began
         record = self._idempotency_record(invocation)
         if record is not None:
@@ -158,7 +156,7 @@ class Ledger:
         context = LiveContext(self.store, self.personal, invocation, self.new_api_key)
         try:
             recordings, events, decision = self._decide_and_record(
-                handler, command, invocation, fingerprint, record, context, meta
+                command, invocation, fingerprint, record, context, meta
             )
         except BaseException:
             # Loaded aggregates are the cache's own objects: whatever the command changed
@@ -170,7 +168,6 @@ class Ledger:
 
     def _decide_and_record(
         self,
-        handler: Any,
         command: Command,
         invocation: Invocation,
         fingerprint: str,
@@ -178,14 +175,15 @@ class Ledger:
         context: LiveContext,
         meta: EventMetadata,
     ) -> tuple[list[Any], list[Any], Decision]:
-        with event_metadata(meta):
-            try:
-                decision: Decision = handler(command, context)
-            except LedgerError as refusal:
-                if record is not None:
+        try:
+            decision = decide(command, context, meta)
+        except LedgerError as refusal:
+            if record is not None:
+                with event_metadata(meta):
                     self._remember(record, invocation, fingerprint, {"refused": refusal.to_dict()})
-                    self.store.append(record)
-                raise
+                self.store.append(record)
+            raise
+        with event_metadata(meta):
             events = [e for a in decision.aggregates for e in a.pending]
             if record is not None:
                 last = events[-1] if events else None

@@ -17,7 +17,13 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlparse
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import Mapper, Notification, RecordConflictError, Recording
+from eventsourcing.persistence import (
+    Mapper,
+    Notification,
+    RecordConflictError,
+    Recording,
+    StoredEvent,
+)
 from eventsourcing.utils import get_topic
 
 from ledger.aggregates.base import LedgerAggregate
@@ -252,6 +258,42 @@ class EventStore(Application[uuid.UUID]):
             cur.execute(sql, (originator_id.hex, version))
             row = cur.fetchone()
         return int(row[0]) if row else None
+
+    def stream(self, originator_id: uuid.UUID) -> list[tuple[int, LedgerEvent]]:
+        """One aggregate's events with their positions, in version order (re-deciding a
+        window loads the streams it needs as they stood at a position, not the history)."""
+        recorder: Any = self.recorder
+        # Table names come from the library's own configuration, never from input.
+        if self.is_postgres:
+            table = f"{recorder.datastore.schema}.{recorder.events_table_name}"
+            sql = (
+                f"SELECT notification_id, originator_version, topic, state FROM {table} "  # noqa: S608
+                "WHERE originator_id = %s ORDER BY originator_version"
+            )
+            with recorder.datastore.transaction(commit=False) as curs:
+                curs.execute(sql, (originator_id,))
+                rows = [
+                    (r["notification_id"], r["originator_version"], r["topic"], bytes(r["state"]))
+                    for r in curs.fetchall()
+                ]
+        else:
+            table = recorder.events_table_name
+            sql = (
+                f"SELECT rowid, originator_version, topic, state FROM {table} "  # noqa: S608
+                "WHERE originator_id = ? ORDER BY originator_version"
+            )
+            with recorder.datastore.transaction(commit=False) as cur:
+                cur.execute(sql, (originator_id.hex,))
+                rows = [tuple(r) for r in cur.fetchall()]
+        events = []
+        for position, version, topic, state in rows:
+            stored = StoredEvent(
+                originator_id=originator_id, originator_version=version, topic=topic, state=state
+            )
+            event = self.mapper.to_domain_event(stored)
+            assert isinstance(event, LedgerEvent)
+            events.append((int(position), event))
+        return events
 
 
 def _uuid(value: uuid.UUID | str) -> uuid.UUID:

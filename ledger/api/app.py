@@ -157,7 +157,7 @@ def create_app(
     webhooks.install(app, ledger, auth, RESPONSES)
     answer = queries.install(app, projection, auth, clock, RESPONSES, ledger.store.max_position)
     catalog.install(app, answer, clock, projection.decrypt, RESPONSES)
-    drift.install(app, answer, clock, RESPONSES)
+    drift.install(app, answer, clock, RESPONSES, ledger.store)
     pages.install(app, answer, clock, projection.decrypt)
 
     def observe(method: str, route: str, status: int, seconds: float) -> None:

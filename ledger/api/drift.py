@@ -12,11 +12,19 @@ from fastapi import FastAPI, Request
 from ledger.api.queries import Answer, AsOf, Key, MinPosition
 from ledger.clock import Clock, as_utc
 from ledger.projections import drift
+from ledger.recalibration import levers
+from ledger.store import EventStore
 
 DRIFT_ROLES = ("admin", "manager", "analyst")
 
 
-def install(app: FastAPI, answer: Answer, clock: Clock, responses: dict[int | str, Any]) -> None:
+def install(
+    app: FastAPI,
+    answer: Answer,
+    clock: Clock,
+    responses: dict[int | str, Any],
+    store: EventStore,
+) -> None:
     def moment(as_of: datetime | None) -> datetime | None:
         return as_utc(as_of) if as_of else None
 
@@ -59,4 +67,25 @@ def install(app: FastAPI, answer: Answer, clock: Clock, responses: dict[int | st
             roles=DRIFT_ROLES,
             now=clock.now(),
             as_of=moment(as_of),
+        )
+
+    @app.get("/v1/recalibration", tags=["drift"], responses=responses)
+    async def recalibration(
+        request: Request,
+        scope: Literal["tenant", "team"] = "tenant",
+        team: Key = None,
+        min_position: MinPosition = None,
+    ) -> dict[str, Any]:
+        """For each under-served value of the scope (the last 4 complete weeks), the levers
+        that could bring it back: exact extra points and incentive score, and a range of
+        behavior scores with the elasticity it assumes. Re-decided, never written."""
+        return await answer(
+            request,
+            min_position,
+            levers.recalibrate,
+            roles=DRIFT_ROLES,
+            store=store,
+            now=clock.now(),
+            scope=scope,
+            team=team,
         )

@@ -157,32 +157,49 @@ def register(
         change: Annotated[Path, typer.Option("--change", help="The change, as JSON.")],
         start: FromDate = None,
         end: ToDate = None,
+        team: Annotated[
+            str | None, typer.Option("--team", help="Window figures for this team only.")
+        ] = None,
         as_json: Json = False,
         data_dir: DataDir = None,
     ) -> None:
-        """Re-decide the period with a change and print before / after; never writes."""
+        """Re-decide the period with a change and print before / after; never writes.
+
+        The change file may hold `missions` ({id: {points}}), `campaigns` ({id:
+        {multiplier}}), `new_campaigns` ([{values, starts_at, ends_at, multiplier}]),
+        `strategy` ({effective_from, goals}), and `window` ({from, to}) and `team` (what
+        --from, --to and --team say, which win). An unknown id is an error (exit 2).
+        """
         from ledger.audit.simulate import Change, simulate_change
         from ledger.bootstrap import open_ledger
+        from ledger.errors import Invalid, NotFound
 
         try:
             what = Change.model_validate_json(change.read_bytes())
         except (OSError, ValueError) as error:
-            raise refuse(f"cannot read the change {change}: {error}", 2) from None
-        from ledger.errors import NotFound
-
+            raise refuse(f"cannot read the change {change}: {_first_line(error)}", 2) from None
         ledger = open_ledger(settings_for(data_dir))
         try:
             document = simulate_change(
-                ledger.store, ledger.personal, tenant, what, start, end, ledger.clock.now()
+                ledger.store, ledger.personal, tenant, what, start, end, ledger.clock.now(), team
             )
-        except NotFound as error:
-            raise refuse(str(error)) from None
+        except (NotFound, Invalid) as error:
+            raise refuse(f"cannot simulate: {error}", 2) from None
         finally:
             ledger.close()
         if as_json:
             emit(document)
             return
-        console.print(f"awards changed: {document['awards_changed']}", highlight=False)
+        window = document["window"]
+        console.print(
+            f"window {window['from'] or 'the beginning'} to {window['to'] or 'now'}"
+            + (f", team {window['team']}" if window["team"] else "")
+            + f": awards changed {document['awards_changed']}, points "
+            f"{document['points']['before']} -> {document['points']['after']} "
+            f"({document['points']['extra']:+}), incentive score "
+            f"{document['incentive_score']['before']} -> {document['incentive_score']['after']}",
+            highlight=False,
+        )
         for campaign_id, winners in document["winners"].items():
             before = ", ".join(w["member_id"] for w in winners["before"])
             after = ", ".join(w["member_id"] for w in winners["after"])
@@ -225,3 +242,16 @@ def register(
                 highlight=False,
             )
         console.print(f"{len(findings)} finding(s); signals for a person to judge", highlight=False)
+
+
+def _first_line(error: Exception) -> str:
+    """One line a person reads: the fields a validation refused, or the error's first line."""
+    from pydantic import ValidationError
+
+    if isinstance(error, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'the file'}: {e['msg']}"
+            for e in error.errors(include_url=False)
+        )
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -14,27 +14,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ledger.aggregates.adjustment import PointsAdjusted
 from ledger.aggregates.award import AwardReversed, PointsAwarded
 from ledger.aggregates.base import LedgerAggregate
 from ledger.aggregates.campaign import CampaignWinnersDeclared
-from ledger.aggregates.completion import (
-    CompletionApproved,
-    CompletionRecorded,
-    CompletionRejected,
-)
-from ledger.aggregates.recognition import RecognitionGiven
 from ledger.audit.problems import Problem
-from ledger.commands.adjustments import AdjustPoints
 from ledger.commands.base import Caller, Command, Decision, Invocation
-from ledger.commands.campaigns import DeclareWinners
-from ledger.commands.completions import CompleteMission, VerifyCompletion
-from ledger.commands.handlers import HANDLERS
-from ledger.commands.recognitions import GiveRecognition
-from ledger.commands.reversals import ReverseAward
+from ledger.commands.context import Context
+from ledger.commands.handlers import HANDLERS, decide
 from ledger.errors import LedgerError
-from ledger.events import EventMetadata, LedgerEvent, event_metadata
-from ledger.replay import ReplayContext, ReplayedState
+from ledger.events import EventMetadata, LedgerEvent
 from ledger.store import EventStore
 
 PAGE = 5_000
@@ -90,43 +78,17 @@ def recorded_commands(
 
 
 def reconstruct(recorded: RecordedCommand) -> Command | None:
-    """The command an invocation was, read back from its events (None: nothing to re-decide)."""
-    # model_construct: the inputs are as recorded (personal text already sealed).
-    for e in recorded.events:
-        if isinstance(e, CompletionRecorded):
-            return CompleteMission.model_construct(
-                mission_id=e.mission_id,
-                member_id=e.member_id,
-                occurred_at=e.occurred_at,
-                note=e.note,
-            )
-        if isinstance(e, CompletionApproved | CompletionRejected):
-            return VerifyCompletion.model_construct(
-                completion_id=e.originator_id,
-                decision="approve" if isinstance(e, CompletionApproved) else "reject",
-                reason=e.reason,
-            )
-        if isinstance(e, RecognitionGiven):
-            return GiveRecognition.model_construct(
-                from_member=e.from_member,
-                to_member=e.to_member,
-                value=e.value,
-                points=e.points,
-                message=e.message,
-                occurred_at=e.occurred_at,
-            )
-        if isinstance(e, PointsAdjusted):
-            return AdjustPoints.model_construct(
-                member_id=e.member_id, points=e.points, reason=e.reason, occurred_at=e.occurred_at
-            )
-        if isinstance(e, AwardReversed):
-            return ReverseAward.model_construct(award_id=e.originator_id, reason=e.reason or "")
-        if isinstance(e, CampaignWinnersDeclared):
-            return DeclareWinners.model_construct(campaign_id=e.campaign_id)
+    """The command an invocation was, read back from its events by the command itself
+    (None: nothing to re-decide)."""
+    for kind in HANDLERS:
+        command = kind.read_back(recorded.events)
+        if command is not None:
+            return command
     return None
 
 
-def invocation_of(recorded: RecordedCommand) -> Invocation:
+def invocation_of(recorded: RecordedCommand, command: Command) -> Invocation:
+    """Who sent the recorded command, and when, as its provenance recorded it."""
     first = recorded.first
     provenance: dict[str, Any] = {}
     for e in recorded.events:
@@ -134,8 +96,11 @@ def invocation_of(recorded: RecordedCommand) -> Invocation:
             provenance = e.command
     label = provenance.get("key_label") or getattr(first, "decided_by", "") or ""
     received_at = provenance.get("received_at")
+    # Histories before the role was in the provenance: a role the rules allowed (handlers
+    # never read it; the service checked it when the command arrived).
+    role = provenance.get("role") or HANDLERS[type(command)].roles[0]
     return Invocation(
-        Caller(first.tenant_id, "admin", label),
+        Caller(first.tenant_id, role, label),
         uuid.UUID(first.causation_id) if first.causation_id else uuid.uuid4(),
         datetime.fromisoformat(received_at) if received_at else first.timestamp,
         provenance.get("idempotency_key"),
@@ -143,26 +108,20 @@ def invocation_of(recorded: RecordedCommand) -> Invocation:
     )
 
 
-def decide(
-    state: ReplayedState,
-    command: Command,
-    invocation: Invocation,
-    overlay: Overlay | None = None,
-) -> Decision | LedgerError:
-    """Run the live handler on the replayed state: its decision, or its refusal."""
-    handler = HANDLERS[type(command)].handler
+def redecide(command: Command, context: Context) -> Decision | LedgerError:
+    """Run the live handler again (ledger.commands.handlers.decide) on a past state: its
+    decision, or its refusal. Events it makes are compared, never stored: no seals."""
+    invocation = context.invocation
     meta = EventMetadata(
         invocation.received_at,
         str(invocation.command_id),
         invocation.correlation_id,
         sealed=False,
     )
-    with event_metadata(meta):
-        try:
-            decision: Decision = handler(command, ReplayContext(state, invocation, overlay))
-        except LedgerError as refusal:
-            return refusal
-    return decision
+    try:
+        return decide(command, context, meta)
+    except LedgerError as refusal:
+        return refusal
 
 
 def decided_events(decision: Decision) -> list[LedgerEvent]:

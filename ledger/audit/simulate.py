@@ -1,9 +1,11 @@
 """`ledger simulate`: what the history would have given under a change, never written.
 
-The period's commands are re-decided by the live handlers on the replayed past, with
-the change laid over the aggregates they load (a mission's points, a campaign's
-multiplier). The recorded history and the re-decided one are each projected into a
-scratch in-memory database, and the same queries as the API compare them.
+The window's completions the change can touch are re-priced by the live handlers on
+the past just before each (ledger.audit.reprice). The recorded history and the
+re-priced one are each projected into a scratch in-memory database, and the same
+queries as the API compare them. "Before" is the recorded history exactly: the
+winners a campaign declared are the winners recorded then; "after" re-decides that
+declaration on the re-priced awards recorded before it.
 """
 
 from __future__ import annotations
@@ -12,77 +14,35 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+import orjson
 
 from ledger.aggregates.award import PointsAwarded
-from ledger.aggregates.base import LedgerAggregate
-from ledger.aggregates.campaign import Campaign
-from ledger.aggregates.completion import Completion, CompletionRecorded
-from ledger.aggregates.mission import Mission
+from ledger.aggregates.campaign import Campaign, CampaignWinnersDeclared
 from ledger.aggregates.strategy import target_weights
 from ledger.aggregates.tenant import Tenant
-from ledger.audit.redecide import (
-    RecordedCommand,
-    decide,
-    decided_events,
-    invocation_of,
-    reconstruct,
-    recorded_commands,
+from ledger.audit.positioned import PositionContext, Streams
+from ledger.audit.redecide import decided_events, invocation_of, reconstruct, redecide
+from ledger.audit.reprice import (
+    Change,
+    Repricing,
+    StrategyChange,
+    command_at,
+    commands_of,
+    reprice,
 )
-from ledger.commands.completions import CompleteMission, VerifyCompletion
-from ledger.commands.recognitions import GiveRecognition
 from ledger.envelope import envelope_of
-from ledger.errors import NotFound
+from ledger.errors import Invalid
+from ledger.history import award_facts
 from ledger.ids import tenant_aggregate_id
 from ledger.periods import local_midnight
 from ledger.personal_data import PersonalData
 from ledger.projections import queries
 from ledger.projections.projection import Projection
-from ledger.replay import ReplayedState
-from ledger.store import EventStore
+from ledger.recalibration import window
+from ledger.store import EventStore, topic_of
 
-# The commands whose points a change can alter (adjustments are amounts set by a person).
-SCORED = (CompleteMission, VerifyCompletion, GiveRecognition)
 PAGE = 5_000
-
-
-class MissionChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    points: int = Field(ge=0, le=1000)
-
-
-class CampaignChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    multiplier: float = Field(ge=1.0, le=5.0, allow_inf_nan=False)
-
-
-class StrategyChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    effective_from: datetime
-    goals: list[dict[str, Any]] = Field(min_length=1)
-
-
-class Change(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    missions: dict[str, MissionChange] = {}
-    campaigns: dict[str, CampaignChange] = {}
-    strategy: StrategyChange | None = None
-
-    def overlay(self, aggregate: LedgerAggregate) -> LedgerAggregate:
-        """The aggregate as the change has it (loaded by a re-decided handler)."""
-        if isinstance(aggregate, Mission) and aggregate.definition is not None:
-            change = self.missions.get(aggregate.definition.mission_id)
-            if change is not None:
-                aggregate.definition = aggregate.definition.model_copy(
-                    update={"points": change.points}
-                )
-        if isinstance(aggregate, Campaign) and aggregate.definition is not None:
-            found = self.campaigns.get(aggregate.definition.campaign_id)
-            if found is not None:
-                aggregate.definition = aggregate.definition.model_copy(
-                    update={"multiplier": found.multiplier}
-                )
-        return aggregate
+FOREVER = (datetime.fromisoformat("1970-01-01T00:00:00+00:00"), None)
 
 
 def simulate_change(
@@ -93,22 +53,37 @@ def simulate_change(
     start: date | None,
     end: date | None,
     now: datetime,
+    team: str | None = None,
 ) -> dict[str, Any]:
-    tenant = store.load(Tenant, tenant_aggregate_id(tenant_id))
-    if tenant is None:
-        raise NotFound(f"no tenant {tenant_id!r}")
+    streams = Streams(store)
+    change.check_known(streams, tenant_id)
+    tenant = streams.at(Tenant, tenant_aggregate_id(tenant_id), 2**62)
+    assert tenant is not None
     tz = tenant.settings.timezone
-    lo = local_midnight(start, tz) if start else None
+    start = start or (change.window.start if change.window else None)
+    end = end or (change.window.end if change.window else None)
+    team = team or change.team
+    lo = local_midnight(start, tz) if start else FOREVER[0]
     hi = local_midnight(end, tz) if end else None
-    patches = _redecide(store, tenant_id, change, lo, hi)
+    positions = awards_in(store, tenant_id, lo, hi)
+    repricing = reprice(store, tenant_id, change, commands_of(store, positions, streams), streams)
     before = Projection(":memory:", decrypt=personal.decrypt)
     after = Projection(":memory:", decrypt=personal.decrypt)
     try:
-        _project(store, tenant_id, before, after, patches, change, now)
+        _project(store, tenant_id, before, after, repricing.patches, change, now)
+        if team is not None and not before.run(_team_known, tenant_id, team):
+            raise Invalid(f"unknown team {team!r}", field="team")
         return {
             "tenant_id": tenant_id,
-            "awards_changed": len(patches),
-            "winners": _winners(before, after, tenant_id, now),
+            "window": {
+                "from": start.isoformat() if start else None,
+                "to": end.isoformat() if end else None,
+                "team": team,
+            },
+            "awards_changed": len(repricing.patches),
+            "commands_redecided": repricing.redecided,
+            **_window_figures(before, after, tenant_id, lo, hi or now, team),
+            "winners": _winners(store, streams, before, after, tenant_id, repricing, change, now),
             "leaderboard": {
                 side: _all_time(projection, tenant_id, now)
                 for side, projection in (("before", before), ("after", after))
@@ -125,58 +100,60 @@ def simulate_change(
         after.close()
 
 
-def _redecide(
-    store: EventStore,
+def awards_in(store: EventStore, tenant_id: str, lo: datetime, hi: datetime | None) -> list[int]:
+    """Positions of the tenant's awards that occurred in [lo, hi), from the store."""
+    found: list[int] = []
+    after = 0
+    topics = [topic_of(PointsAwarded)]
+    while True:
+        page = store.select(after, PAGE, topics=topics)
+        for notification in page:
+            state = orjson.loads(notification.state)
+            if state["tenant_id"] != tenant_id:
+                continue
+            occurred = datetime.fromisoformat(state["occurred_at"])
+            if lo <= occurred and (hi is None or occurred < hi):
+                found.append(notification.id)
+        if len(page) < PAGE:
+            return found
+        after = page[-1].id
+
+
+def _team_known(con: Any, tenant_id: str, team: str) -> bool:
+    return bool(
+        con.execute(
+            "SELECT 1 FROM team_history WHERE tenant_id = ? AND team = ? LIMIT 1", [tenant_id, team]
+        ).fetchall()
+    )
+
+
+def _window_figures(
+    before: Projection,
+    after: Projection,
     tenant_id: str,
-    change: Change,
-    lo: datetime | None,
-    hi: datetime | None,
-) -> dict[str, dict[str, Any]]:
-    """Recorded award event id -> the points and rule the changed rules give instead."""
-    patches: dict[str, dict[str, Any]] = {}
-    # A pending completion repriced when recorded is approved at its new price.
-    repriced: dict[uuid.UUID, dict[str, Any]] = {}
-
-    def overlay(aggregate: LedgerAggregate) -> LedgerAggregate:
-        aggregate = change.overlay(aggregate)
-        if isinstance(aggregate, Completion) and aggregate.recorded is not None:
-            price = repriced.get(aggregate.recorded.completion_id)
-            if price is not None:
-                aggregate.recorded = aggregate.recorded.model_copy(update=price)
-        return aggregate
-
-    state = ReplayedState()
-    for recorded in recorded_commands(store):
-        command = reconstruct(recorded)
-        if (
-            isinstance(command, SCORED)
-            and recorded.first.tenant_id == tenant_id
-            and _in_period(recorded, lo, hi)
-        ):
-            state.position = recorded.position - 1
-            outcome = decide(state, command, invocation_of(recorded), overlay)
-            if not isinstance(outcome, Exception):
-                decided = decided_events(outcome)
-                for mine_c, new_c in zip(
-                    recorded.of(CompletionRecorded),
-                    [e for e in decided if isinstance(e, CompletionRecorded)],
-                    strict=False,
-                ):
-                    price = {"points": new_c.points, "rule": new_c.rule}
-                    repriced[mine_c.completion_id] = price
-                theirs = [e for e in decided if isinstance(e, PointsAwarded)]
-                for mine, new in zip(recorded.of(PointsAwarded), theirs, strict=False):
-                    if (mine.points, mine.rule) != (new.points, new.rule):
-                        patches[str(mine.event_id)] = {"points": new.points, "rule": new.rule}
-        for event, position in zip(recorded.events, recorded.positions, strict=True):
-            state.apply(event, position)
-    return patches
-
-
-def _in_period(recorded: RecordedCommand, lo: datetime | None, hi: datetime | None) -> bool:
-    awards = recorded.of(PointsAwarded)
-    moment = awards[0].occurred_at if awards else recorded.first.timestamp
-    return (lo is None or moment >= lo) and (hi is None or moment < hi)
+    lo: datetime,
+    hi: datetime,
+    team: str | None,
+) -> dict[str, Any]:
+    """Points and the incentive score of the window's behaviors in scope, recorded and
+    re-priced (adjustments are a person's amounts: no change moves them)."""
+    sides = {}
+    for side, projection in (("before", before), ("after", after)):
+        rows = projection.run(window.behaviors, tenant_id, lo, hi, team)
+        weights = projection.run(window.targets, tenant_id)
+        incentive = window.distributions(rows, weights, lambda b: float(b.points))
+        sides[side] = (sum(b.points for b in rows), window.score(incentive))
+    return {
+        "points": {
+            "before": sides["before"][0],
+            "after": sides["after"][0],
+            "extra": sides["after"][0] - sides["before"][0],
+        },
+        "incentive_score": {
+            "before": window.rounded(sides["before"][1]),
+            "after": window.rounded(sides["after"][1]),
+        },
+    }
 
 
 def _project(
@@ -207,7 +184,9 @@ def _project(
 
 
 def _patched(envelope: dict[str, Any], patches: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    patch = patches.get(envelope["event_id"])
+    if envelope["event_type"] != "PointsAwarded":
+        return envelope
+    patch = patches.get(envelope["aggregate_id"])
     if patch is None:
         return envelope
     return {**envelope, "payload": {**envelope["payload"], **patch}}
@@ -255,8 +234,18 @@ def _all_time(projection: Projection, tenant_id: str, now: datetime) -> list[dic
 
 
 def _winners(
-    before: Projection, after: Projection, tenant_id: str, now: datetime
+    store: EventStore,
+    streams: Streams,
+    before: Projection,
+    after: Projection,
+    tenant_id: str,
+    repricing: Repricing,
+    change: Change,
+    now: datetime,
 ) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Per campaign that ended: its winners recorded (or, undeclared, those a declaration
+    would give now) and those the change gives: a declaration re-decided on the re-priced
+    awards recorded before it."""
     campaigns = before.run(
         lambda con: con.execute(
             "SELECT campaign_id, winners FROM campaigns WHERE tenant_id = ? AND ends_at <= ? "
@@ -266,6 +255,12 @@ def _winners(
     )
     result: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for campaign_id, count in campaigns:
+        declared = streams.position_of(
+            Campaign.id_for(tenant_id, campaign_id), CampaignWinnersDeclared
+        )
+        if declared is not None:
+            result[campaign_id] = _declared(store, streams, tenant_id, declared, repricing, change)
+            continue
         sides = {}
         for side, projection in (("before", before), ("after", after)):
             board = projection.run(
@@ -284,3 +279,39 @@ def _winners(
             ]
         result[campaign_id] = sides
     return result
+
+
+def _declared(
+    store: EventStore,
+    streams: Streams,
+    tenant_id: str,
+    position: int,
+    repricing: Repricing,
+    change: Change,
+) -> dict[str, list[dict[str, Any]]]:
+    """A declared campaign: the winners as recorded, and as the re-priced awards recorded
+    before the declaration would have made them (the declaration's handler, re-run)."""
+    recorded = command_at(store, position)
+    declared = recorded.of(CampaignWinnersDeclared)[0]
+    command = reconstruct(recorded)
+    assert command is not None
+
+    def awards(through: int) -> list[dict[str, Any]]:
+        return [
+            {**a, **repricing.patches.get(a["award_id"], {})}
+            for a in award_facts(store, tenant_id, through)
+        ]
+
+    context = PositionContext(
+        streams,
+        invocation_of(recorded, command),
+        recorded.position - 1,
+        change.overlay(tenant_id),
+        awards,
+    )
+    outcome = redecide(command, context)
+    after = declared.winners
+    if not isinstance(outcome, Exception):
+        decided = [e for e in decided_events(outcome) if isinstance(e, CampaignWinnersDeclared)]
+        after = decided[0].winners if decided else after
+    return {"before": list(declared.winners), "after": list(after)}

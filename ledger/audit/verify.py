@@ -16,8 +16,14 @@ from typing import Any
 from ledger.aggregates.award import PointsAwarded
 from ledger.audit.integrity import check
 from ledger.audit.problems import Problem
-from ledger.audit.redecide import compare, decide, invocation_of, reconstruct, recorded_commands
-from ledger.replay import ReplayedState
+from ledger.audit.redecide import (
+    compare,
+    invocation_of,
+    reconstruct,
+    recorded_commands,
+    redecide,
+)
+from ledger.replay import ReplayContext, ReplayedState
 from ledger.seal import digest_of
 from ledger.store import EventStore
 
@@ -103,9 +109,9 @@ def verify(
                 if isinstance(award, PointsAwarded)
             )
         if command is not None and _in_scope(recorded.first, tenant, start, end):
-            invocation = invocation_of(recorded)
             state.position = recorded.position - 1
-            outcome = decide(state, command, invocation)
+            context = ReplayContext(state, invocation_of(recorded, command))
+            outcome = redecide(command, context)
             result.commands += 1
             result.problems.extend(compare(recorded, outcome))
         for event, position in zip(recorded.events, recorded.positions, strict=True):

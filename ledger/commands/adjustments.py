@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from pydantic import Field, field_validator
 
-from ledger.aggregates.adjustment import Adjustment
+from ledger.aggregates.adjustment import Adjustment, PointsAdjusted
 from ledger.commands.base import (
     Command,
     Decision,
@@ -17,6 +18,7 @@ from ledger.commands.base import (
 )
 from ledger.commands.context import Context
 from ledger.commands.provenance import MANUAL_ADJUSTMENT, grant_award, rule
+from ledger.events import LedgerEvent
 
 
 class AdjustPoints(Command):
@@ -24,6 +26,18 @@ class AdjustPoints(Command):
     points: int = Field(ge=-1000, le=1000)
     reason: Reason
     occurred_at: Moment | None = None
+
+    @classmethod
+    def read_back(cls, events: Sequence[LedgerEvent]) -> AdjustPoints | None:
+        for e in events:
+            if isinstance(e, PointsAdjusted):
+                return cls.model_construct(
+                    member_id=e.member_id,
+                    points=e.points,
+                    reason=e.reason,
+                    occurred_at=e.occurred_at,
+                )
+        return None
 
     @field_validator("points")
     @classmethod

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated, Any, ClassVar
@@ -22,6 +22,7 @@ from ledger.aggregates.tenant import TenantSettings
 from ledger.clock import as_utc
 from ledger.commands.text import check_text
 from ledger.errors import Invalid
+from ledger.events import LedgerEvent
 
 KEY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,39}$"
 MEMBER_ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
@@ -115,6 +116,16 @@ class Command(BaseModel):
     accepted_status: ClassVar[int] = 201
     # Response fields shown once and never stored (an idempotent replay answers null).
     secret_fields: ClassVar[tuple[str, ...]] = ()
+    # A scored command decides points from rules a change can alter (mission points,
+    # campaign multipliers): simulate and recalibration re-price it.
+    scored: ClassVar[bool] = False
+
+    @classmethod
+    def read_back(cls, events: Sequence[LedgerEvent]) -> Command | None:
+        """The command an invocation was, read back from the events it recorded (their
+        inputs as recorded, personal text still sealed); None when they are not its.
+        `ledger verify` re-decides every command that reads back."""
+        return None
 
 
 @dataclass(frozen=True)
@@ -145,6 +156,7 @@ class Invocation:
         return {
             "command_id": str(self.command_id),
             "key_label": self.caller.key_label,
+            "role": self.caller.role,
             "idempotency_key": self.idempotency_key,
             "received_at": self.received_at.isoformat(),
         }

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pydantic import Field, model_validator
 
-from ledger.aggregates.campaign import Campaign
+from ledger.aggregates.campaign import Campaign, CampaignWinnersDeclared
 from ledger.clock import as_utc
 from ledger.commands.base import (
     Command,
@@ -17,6 +19,7 @@ from ledger.commands.base import (
 )
 from ledger.commands.context import Context
 from ledger.errors import NotFound
+from ledger.events import LedgerEvent
 
 Reward = Note
 
@@ -42,6 +45,13 @@ class LaunchCampaign(Command):
 
 class DeclareWinners(Command):
     campaign_id: EntityId
+
+    @classmethod
+    def read_back(cls, events: Sequence[LedgerEvent]) -> DeclareWinners | None:
+        for e in events:
+            if isinstance(e, CampaignWinnersDeclared):
+                return cls.model_construct(campaign_id=e.campaign_id)
+        return None
 
 
 def launch_campaign(cmd: LaunchCampaign, ctx: Context) -> Decision:

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
 from ledger.aggregates.award import Award
 from ledger.aggregates.campaign import Campaign
-from ledger.aggregates.completion import Completion, CompletionRecorded, CompletionSlot
+from ledger.aggregates.completion import (
+    Completion,
+    CompletionApproved,
+    CompletionRecorded,
+    CompletionRejected,
+    CompletionSlot,
+)
 from ledger.aggregates.mission import Mission
 from ledger.aggregates.tenant import Tenant
 from ledger.commands.base import (
@@ -25,21 +32,47 @@ from ledger.commands.base import (
 from ledger.commands.context import Context
 from ledger.commands.provenance import MISSION_COMPLETION, grant_award, rule
 from ledger.errors import AlreadyDone, NotActive, NotFound
+from ledger.events import LedgerEvent
 from ledger.periods import cadence_period, round_half_up
 
 
 class CompleteMission(Command):
+    scored = True
     mission_id: EntityId
     member_id: MemberId
     occurred_at: Moment | None = None
     note: Note | None = None
 
+    @classmethod
+    def read_back(cls, events: Sequence[LedgerEvent]) -> CompleteMission | None:
+        for e in events:
+            if isinstance(e, CompletionRecorded):
+                return cls.model_construct(
+                    mission_id=e.mission_id,
+                    member_id=e.member_id,
+                    occurred_at=e.occurred_at,
+                    note=e.note,
+                )
+        return None
+
 
 class VerifyCompletion(Command):
     accepted_status = 200
+    scored = True  # an approval awards the points its completion was priced at
     completion_id: uuid.UUID
     decision: Literal["approve", "reject"]
     reason: Note | None = None
+
+    @classmethod
+    def read_back(cls, events: Sequence[LedgerEvent]) -> VerifyCompletion | None:
+        for e in events:
+            if isinstance(e, CompletionApproved | CompletionRejected):
+                return cls.model_construct(
+                    completion_id=e.originator_id,
+                    decision="approve" if isinstance(e, CompletionApproved) else "reject",
+                    reason=e.reason,
+                )
+        return None
 
 
 def campaign_multiplier(

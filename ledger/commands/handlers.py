@@ -1,4 +1,5 @@
-"""Every command and its handler, in one explicit table (no registration by import)."""
+"""Every command and its handler, in one explicit table (no registration by import), and
+the one function that runs a handler."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from ledger.commands.base import (
     SERVICES,
     SYSTEM,
     Command,
+    Decision,
     Registration,
 )
 from ledger.commands.campaigns import (
@@ -24,6 +26,7 @@ from ledger.commands.completions import (
     complete_mission,
     verify_completion,
 )
+from ledger.commands.context import Context
 from ledger.commands.drift import (
     AcknowledgeDriftAlert,
     RaiseDriftAlert,
@@ -78,6 +81,7 @@ from ledger.commands.webhooks import (
     record_delivery_attempt,
     register_webhook,
 )
+from ledger.events import EventMetadata, event_metadata
 
 HANDLERS: dict[type[Command], Registration] = {
     CreateTenant: Registration(create_tenant, OPERATOR),
@@ -108,3 +112,11 @@ HANDLERS: dict[type[Command], Registration] = {
     RecordDeliveryAttempt: Registration(record_delivery_attempt, SYSTEM),
     AbandonDelivery: Registration(abandon_delivery, SYSTEM),
 }
+
+
+def decide(command: Command, context: Context, meta: EventMetadata) -> Decision:
+    """Run the command's handler, every event it makes stamped with `meta`: the one path
+    of the live service and of every re-decision (verify, simulate, recalibration).
+    A refusal is raised as the handler raised it."""
+    with event_metadata(meta):
+        return HANDLERS[type(command)].handler(command, context)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from pydantic import Field, model_validator
 
 from ledger.aggregates.allowance import Allowance
 from ledger.aggregates.pair_counter import PairCounter
-from ledger.aggregates.recognition import Recognition
+from ledger.aggregates.recognition import Recognition, RecognitionGiven
 from ledger.commands.base import (
     Command,
     Decision,
@@ -21,18 +22,34 @@ from ledger.commands.base import (
 from ledger.commands.context import Context
 from ledger.commands.provenance import PEER_RECOGNITION, grant_award, rule
 from ledger.errors import Invalid, NotActive
+from ledger.events import LedgerEvent
 from ledger.periods import month_key, week_key
 
 Message = Note
 
 
 class GiveRecognition(Command):
+    scored = True
     from_member: MemberId
     to_member: MemberId
     value: ValueKey
     points: int = Field(ge=1)
     message: Message | None = None
     occurred_at: Moment | None = None
+
+    @classmethod
+    def read_back(cls, events: Sequence[LedgerEvent]) -> GiveRecognition | None:
+        for e in events:
+            if isinstance(e, RecognitionGiven):
+                return cls.model_construct(
+                    from_member=e.from_member,
+                    to_member=e.to_member,
+                    value=e.value,
+                    points=e.points,
+                    message=e.message,
+                    occurred_at=e.occurred_at,
+                )
+        return None
 
     @model_validator(mode="after")
     def _not_to_self(self) -> GiveRecognition:

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
-from ledger.aggregates.award import Award
+from ledger.aggregates.award import Award, AwardReversed
 from ledger.aggregates.member import Member
 from ledger.commands.base import Command, Decision, Reason
 from ledger.commands.context import Context
 from ledger.errors import NotFound
+from ledger.events import LedgerEvent
 
 
 class ReverseAward(Command):
     award_id: uuid.UUID
     reason: Reason
+
+    @classmethod
+    def read_back(cls, events: Sequence[LedgerEvent]) -> ReverseAward | None:
+        for e in events:
+            if isinstance(e, AwardReversed):
+                return cls.model_construct(award_id=e.originator_id, reason=e.reason or "")
+        return None
 
 
 def reverse_award(cmd: ReverseAward, ctx: Context) -> Decision:

@@ -71,6 +71,89 @@ def register(
             return
         show(console, document)
 
+    @app.command()
+    def recalibrate(
+        tenant: Annotated[str, typer.Option("--tenant", help="The tenant.")],
+        team: Annotated[str | None, typer.Option("--team", help="One team only.")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
+        data_dir: DataDir = None,
+    ) -> None:
+        """What would bring each under-served value back (RULES.md "Recalibration"): for
+        the last 4 complete weeks, each lever's exact extra points and incentive score,
+        and a range of behavior scores with the elasticity it assumes. Never writes.
+
+        Each lever's `change` reproduces it: ledger simulate --change FILE --json.
+        """
+        from ledger.audit.explain import scratch_projection
+        from ledger.bootstrap import open_ledger
+        from ledger.errors import LedgerError
+        from ledger.recalibration import levers
+
+        ledger = open_ledger(settings_for(data_dir))
+        try:
+            try:
+                ledger.tenant(tenant)
+            except LedgerError as unknown:
+                raise refuse(str(unknown), 2) from None
+            projection = scratch_projection(ledger)
+            try:
+                document = projection.run(
+                    levers.recalibrate,
+                    tenant,
+                    store=ledger.store,
+                    now=ledger.clock.now(),
+                    scope="team" if team else "tenant",
+                    team=team,
+                )
+            except LedgerError as refused:
+                raise refuse(str(refused), 2) from None
+            finally:
+                projection.close()
+        finally:
+            ledger.close()
+        if as_json:
+            typer.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode())
+            return
+        show_levers(console, document)
+
+
+def show_levers(console: Console, document: dict[str, Any]) -> None:
+    window = document["window"]
+    where = f"team {document['team']}" if document["team"] else "the whole company"
+    console.print(
+        f"{where}, {window['from']} to {window['to']}: score {document['score']} "
+        f"over {document['behaviors']} behaviors",
+        highlight=False,
+    )
+    if not document["values"]:
+        console.print("no under-served value", highlight=False)
+    for value in document["values"]:
+        console.print(
+            f"[bold]{value['value']}[/]: {value['observed']:.1%} of behavior against a target of "
+            f"{value['target']:.1%}" + (" (alerted)" if value["alert_id"] else ""),
+            highlight=False,
+        )
+        for lever in value["levers"]:
+            e, score = lever["elasticity"], lever["score"]
+            label = lever["kind"].replace("_", " ")
+            if lever["kind"] == "campaign":
+                label += f" x{lever['change']['new_campaigns'][0]['multiplier']}"
+            console.print(
+                f"  {'*' if lever['recommended'] else ' '} {label}: +{lever['extra_points']} "
+                f"points, incentive score {lever['incentive_score']['before']} -> "
+                f"{lever['incentive_score']['after']}, behavior score {score['before']} -> "
+                f"{score['low']} .. {score['high']} (central {score['central']}; elasticity "
+                f"{e['low']}/{e['central']}/{e['high']}, "
+                + (
+                    f"learned from {len(e['campaigns'])} past campaigns"
+                    if e["source"] == "past_campaigns"
+                    else "assumed: too few past campaigns to learn from"
+                )
+                + ")",
+                highlight=False,
+            )
+    console.print("* recommended: even the low end of the range gains", highlight=False)
+
 
 def show(console: Console, document: dict[str, Any]) -> None:
     for alert in document["alerts"]:

@@ -156,6 +156,8 @@ class Evaluation:
         self.masses: Masses = {}
         self.decline = 0.3
         self.threshold = 9.0
+        self.timezone = "UTC"
+        self.this_week: date = date.min  # the week of the moment (not complete)
 
     def weeks(self, key: Scope, value: str) -> dict[date, tuple[float, float]]:
         """week -> (n, x) of one series, for the weeks with behaviors."""
@@ -174,6 +176,7 @@ def _evaluate(
     # The last complete week: its end (next Monday 00:00 local) is not later than the moment.
     this_week = week_start(local_date(moment, tz))
     last_week = this_week - WEEK
+    evaluation.timezone, evaluation.this_week = tz, this_week
     revisions = _revisions(con, tenant_id, moment, tz, as_of)
     evaluation.counts, evaluation.masses = _weekly(con, tenant_id, this_week, as_of)
     watched = sorted({v for r in revisions for v, t in r.targets.items() if t > 0})
@@ -361,13 +364,60 @@ def _alerts(
                 "current": computed is not None,
                 "raised": {"at": record[1].isoformat(), "position": record[2]} if record else None,
                 "acknowledged": acknowledged,
-                "follow_up": None,
+                "follow_up": (
+                    _follow_up(evaluation, figures, record[4])
+                    if acknowledged and record is not None
+                    else None
+                ),
             }
         )
     # Current alerts first, each group newest week first.
     docs.sort(key=lambda a: a["week"], reverse=True)
     docs.sort(key=lambda a: not a["current"])
     return docs
+
+
+FOLLOW_UP_WEEKS = 4
+
+
+def _follow_up(evaluation: Evaluation, alert: Row, acknowledged_at: datetime) -> Row | None:
+    """RULES.md "Recalibration", follow-up: once 4 complete weeks have passed since the
+    acknowledgement, the value's share in the 4 weeks before the alert week and in the 4
+    complete weeks after the acknowledgement, with the behaviors behind each."""
+    day = local_date(acknowledged_at, evaluation.timezone)
+    monday = week_start(day)
+    on_a_week_start = local_midnight(monday, evaluation.timezone) == acknowledged_at
+    after_from = monday if on_a_week_start else monday + WEEK
+    span = FOLLOW_UP_WEEKS * WEEK
+    if after_from + span > evaluation.this_week:
+        return None  # not yet 4 complete weeks since
+    weeks = evaluation.weeks((alert["scope"], alert["team"]), alert["value"])
+    alert_week = date.fromisoformat(alert["week"])
+
+    def stretch(first: date) -> Row:
+        stretch_weeks = [first + index * WEEK for index in range(FOLLOW_UP_WEEKS)]
+        counted = [weeks.get(start, (0.0, 0.0)) for start in stretch_weeks]
+        rows = [
+            {"week_start": start.isoformat(), "behaviors": n, "mass": round(x, 4)}
+            for start, (n, x) in zip(stretch_weeks, counted, strict=True)
+        ]
+        n_sum = sum(n for n, _ in counted)
+        mass = sum(x for _, x in counted)
+        return {
+            "from": first.isoformat(),
+            "to": (first + span).isoformat(),
+            "share": round(mass / n_sum, 4) if n_sum else None,
+            "behaviors": round(n_sum),
+            "weeks": rows,
+        }
+
+    before, after = stretch(alert_week - span), stretch(after_from)
+    change = (
+        round(after["share"] - before["share"], 4)
+        if after["share"] is not None and before["share"] is not None
+        else None
+    )
+    return {"before": before, "after": after, "change": change}
 
 
 def _series_doc(key: Scope, series: Series) -> Row:

@@ -298,6 +298,8 @@ class Record:
         self.reversals: dict[str, tuple[int, datetime]] = {}  # award id -> position, recorded_at
         self.campaigns: list[Campaign] = []  # in launch order
         self.declarations: list[int] = []
+        # (tenant, campaign id) -> (position, winners) of its declaration
+        self.declared: dict[tuple[str, str], tuple[int, list[dict[str, Any]]]] = {}
         self.mission_of: dict[str, str] = {}  # completion id -> mission id
         self.completed_at: dict[str, int] = {}  # completion id -> position recorded
         self.timezone: dict[str, str] = {}
@@ -328,6 +330,7 @@ class Record:
                 )
             elif kind == "CampaignWinnersDeclared":
                 self.declarations.append(env["position"])
+                self.declared[(tenant, p["campaign_id"])] = (env["position"], p["winners"])
             elif kind == "PointsAwarded":
                 self.awards[env["aggregate_id"]] = Award(
                     env["aggregate_id"],
@@ -544,14 +547,20 @@ def repriced(
 
 
 def campaign_winners(
-    record: Record, campaign: Campaign, points: dict[str, int]
+    record: Record, campaign: Campaign, points: dict[str, int], through: int | None = None
 ) -> list[dict[str, Any]]:
-    """RULES.md "Campaigns": the campaign leaderboard today, rank <= N (ties at the cut win)."""
+    """RULES.md "Campaigns": the campaign leaderboard, rank <= N (ties at the cut win),
+    today or, for a declaration, from what was recorded before it (`through`)."""
     scores: dict[str, int] = defaultdict(int)
     for award in record.of(campaign.tenant):
+        if through is not None:
+            reversal = record.reversals.get(award.award_id)
+            if award.position > through or (reversal is not None and reversal[0] <= through):
+                continue
+        elif not record.counted(award):
+            continue
         if (
             award.kind != "adjustment"
-            and record.counted(award)
             and campaign.starts_at <= award.occurred_at < campaign.ends_at
             and set(award.values) & set(campaign.values)
         ):
@@ -574,8 +583,16 @@ def check_repricing(h: History, tenant_id: str, campaign: Campaign, multiplier: 
     assert sorted(result["winners"]) == sorted(c.campaign_id for c in ended)
     for c in ended:
         sides = result["winners"][c.campaign_id]
-        assert sides["before"] == campaign_winners(record, c, recorded_points)
-        assert sides["after"] == campaign_winners(record, c, after_points)
+        declared = record.declared.get((c.tenant, c.campaign_id))
+        if declared is None:  # what a declaration today would give
+            assert sides["before"] == campaign_winners(record, c, recorded_points)
+            assert sides["after"] == campaign_winners(record, c, after_points)
+            continue
+        # "Before" is the recorded history exactly: the winners as declared; "after", the
+        # declaration re-decided on what was recorded before it, re-priced.
+        position, winners = declared
+        assert sides["before"] == winners
+        assert sides["after"] == campaign_winners(record, c, after_points, through=position)
     scores: dict[str, int] = defaultdict(int)
     for award in record.of(tenant_id):
         if record.counted(award):

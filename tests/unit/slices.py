@@ -5,7 +5,7 @@ In the style of the eventsourcing library's `examples/shopvertical` slice tests:
 `then` names the events it decides, `then_refused` the refusal it gives.
 
 Everything runs on `ledger.replay.ReplayedState` through the very function the audit
-uses to re-decide recorded commands (`ledger.audit.redecide.decide`): the live
+uses to re-decide recorded commands (`ledger.audit.redecide.redecide`): the live
 handlers, no event store, no SQLite, no keys.
 
     Slice().given(
@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from ledger.aggregates.api_key import ApiKey, hash_key
-from ledger.audit.redecide import decide
+from ledger.audit.redecide import redecide
 from ledger.commands.base import Caller, Command, Decision, Invocation
 from ledger.commands.handlers import HANDLERS
 from ledger.commands.tenancy import CreateTenant
@@ -94,7 +94,7 @@ class _TenantContext(ReplayContext):
 def _create_tenant(
     state: ReplayedState, command: CreateTenant, invocation: Invocation
 ) -> Decision | LedgerError:
-    """`decide` for CreateTenant: the same handler, with a context that can make a key."""
+    """`redecide` for CreateTenant: the same handler, with a context that can make a key."""
     handler = HANDLERS[CreateTenant].handler
     meta = EventMetadata(invocation.received_at, str(invocation.command_id))
     with event_metadata(meta):
@@ -215,7 +215,7 @@ class Slice:
         )
         if isinstance(command, CreateTenant):
             return _create_tenant(self.state, command, invocation)
-        return decide(self.state, command, invocation)
+        return redecide(command, ReplayContext(self.state, invocation))
 
     def _record(self, events: Sequence[LedgerEvent]) -> None:
         for recorded in events:
