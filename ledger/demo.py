@@ -216,6 +216,33 @@ def product_habits(day: int) -> Mapping[str, float]:
     }
 
 
+# The demo's campaigns: (id, name, first day, days, value, multiplier, winners, reward).
+# They move people a little: while one runs, missions with its value are chosen
+# CAMPAIGN_PULL times as often (what recalibration learns its elasticity from).
+CAMPAIGNS = (
+    ("ship-it-sprint", "Ship-it sprint", 3 * 7, 14, "innovation", 2.0, 3, "A day off"),
+    (
+        "customer-month",
+        "Customer month",
+        10 * 7,
+        21,
+        "customer-focus",
+        1.5,
+        5,
+        "Lunch with the CEO",
+    ),
+)
+CAMPAIGN_PULL = 2.0
+
+
+def campaigned(habits: Mapping[str, float], day: int) -> Mapping[str, float]:
+    running = {c[4] for c in CAMPAIGNS if c[2] <= day < c[2] + c[3]}
+    if not running:
+        return habits
+    values = {m["mission_id"]: set(m["values"]) for m in MISSIONS}
+    return {m: w * (CAMPAIGN_PULL if values[m] & running else 1.0) for m, w in habits.items()}
+
+
 @dataclass
 class DemoResult:
     tenant_id: str
@@ -323,29 +350,31 @@ def build_demo(
                     ],
                 )
             )
-        if day == 18 * 7:
-            send(
-                LaunchCampaign(
-                    campaign_id="customer-month",
-                    name="Customer month",
-                    starts_at=today,
-                    ends_at=today + timedelta(days=21),
-                    values=["customer-focus"],
-                    multiplier=1.5,
-                    winners=5,
-                    reward="Lunch with the CEO",
+        for campaign_id, name, first, length, value, multiplier, winners, reward in CAMPAIGNS:
+            if day == first:
+                send(
+                    LaunchCampaign(
+                        campaign_id=campaign_id,
+                        name=name,
+                        starts_at=today,
+                        ends_at=today + timedelta(days=length),
+                        values=[value],
+                        multiplier=multiplier,
+                        winners=winners,
+                        reward=reward,
+                    )
                 )
-            )
+            if day == first + length + 1:
+                send(DeclareWinners(campaign_id=campaign_id))
         if day == 22 * 7:
             send(MoveMember(member_id="jun", team="sales", effective_from=today))
-        if day == 18 * 7 + 22:
-            send(DeclareWinners(campaign_id="customer-month"))
         # Weekends are quiet, except today's: whatever day the demo is made, its current
         # week and month show some behavior.
         if local_date(today, TIMEZONE).weekday() >= 5 and day != days - 1:
             continue
         for member_id, team in roster.items():
             habits = product_habits(day) if team == "product" else HABITS[team]
+            habits = campaigned(habits, day)
             for _ in range(rng.choice((0, 1, 1, 2))):
                 mission_id = rng.choices(list(habits), weights=list(habits.values()))[0]
                 # Some completions are reported late: backdated up to three days.

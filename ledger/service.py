@@ -111,6 +111,12 @@ class Ledger:
         self.store.sync()
         return self.store.load(Member, Member.id_for(tenant_id, member_id))
 
+    def context(self, caller: Caller) -> LiveContext:
+        """The handlers' context for `caller`, to read what a command would (path checks)."""
+        self.store.sync()
+        invocation = Invocation(caller, uuid.uuid4(), self.clock.now())
+        return LiveContext(self.store, self.personal, invocation, self.new_api_key)
+
     # -- commands ---------------------------------------------------------------------------
 
     def execute(

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from ledger.clock import FixedClock
+from ledger.commands.campaigns import LaunchCampaign
 from ledger.commands.completions import CompleteMission
 from ledger.commands.strategy import ReviseStrategy
 from ledger.service import Ledger
@@ -40,6 +42,30 @@ def fading_mix(fade_start: int, weeks: int = 8, low: float = 0.1, team: str = "t
     return mix
 
 
+@dataclass(frozen=True)
+class PastCampaign:
+    """A campaign on one value over whole weeks; while it runs people choose that value
+    `pull` times as often (what recalibration learns its elasticity from)."""
+
+    campaign_id: str
+    first_week: int
+    weeks: int
+    value: str
+    multiplier: float
+    pull: float
+
+
+def pulled(mix: Mix, campaigns: tuple[PastCampaign, ...]) -> Mix:
+    def during(team: str, week: int) -> tuple[float, ...]:
+        shares = list(mix(team, week))
+        for c in campaigns:
+            if c.first_week <= week < c.first_week + c.weeks:
+                shares[VALUES.index(c.value)] *= c.pull
+        return tuple(shares)
+
+    return during
+
+
 def generate(
     ledger: Ledger,
     clock: FixedClock,
@@ -48,8 +74,10 @@ def generate(
     seed: int,
     teams: tuple[str, ...] = ("t0", "t1", "t2", "t3"),
     start: datetime = START,
+    campaigns: tuple[PastCampaign, ...] = (),
 ) -> World:
     """Write the company's history; the clock ends just after its last week completed."""
+    mix = pulled(mix, campaigns)
     rng = random.Random(seed)
     clock.set(start - timedelta(days=1))
     world = World(ledger, clock)
@@ -69,6 +97,20 @@ def generate(
         )
     )
     for week in range(weeks):
+        for c in campaigns:
+            if c.first_week == week:
+                clock.set(start + timedelta(weeks=week))
+                world.run(
+                    LaunchCampaign(
+                        campaign_id=c.campaign_id,
+                        name=c.campaign_id,
+                        starts_at=clock.now(),
+                        ends_at=clock.now() + timedelta(weeks=c.weeks),
+                        values=[c.value],
+                        multiplier=c.multiplier,
+                        winners=3,
+                    )
+                )
         days: dict[int, list[tuple[str, str]]] = {d: [] for d in range(5)}
         for team in teams:
             taken: set[tuple[str, int, str]] = set()

@@ -22,11 +22,11 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from ledger import ids
 from ledger.aggregates.award import Award
 from ledger.aggregates.campaign import Campaign
 from ledger.aggregates.completion import Completion
 from ledger.aggregates.drift_alert import DriftAlert
+from ledger.aggregates.member import Member
 from ledger.aggregates.mission import Mission
 from ledger.aggregates.webhooks import Webhooks
 from ledger.api.auth import Authenticator
@@ -35,6 +35,7 @@ from ledger.commands.adjustments import AdjustPoints
 from ledger.commands.base import OPERATOR, Command
 from ledger.commands.campaigns import DeclareWinners, LaunchCampaign
 from ledger.commands.completions import CompleteMission, VerifyCompletion
+from ledger.commands.context import Context
 from ledger.commands.drift import AcknowledgeDriftAlert
 from ledger.commands.handlers import HANDLERS
 from ledger.commands.members import AddMember, ForgetMember, MoveMember, RecordDeparture
@@ -49,72 +50,60 @@ from ledger.service import Ledger, Outcome
 from ledger.writer import Writer
 
 MAX_BODY = 64 * 1024
-PathCheck = Callable[[Ledger, str, dict[str, str]], bool]
+# Does the path name something of the caller's tenant? Asked through the handlers' own
+# context (ledger.commands.context), so a path check reads what a handler would read.
+PathCheck = Callable[[Context, dict[str, str]], bool]
 # Checks of a body that take I/O (a webhook URL's DNS): run before the writer, never on it.
 BodyCheck = Callable[[dict[str, Any]], None]
 
 
-def _value(ledger: Ledger, tenant: str, path: dict[str, str]) -> bool:
-    return path["key"] in ledger.strategy(tenant).values
-
-
-def _member(ledger: Ledger, tenant: str, path: dict[str, str]) -> bool:
-    return ledger.member(tenant, path["member_id"]) is not None
-
-
-def _mission(ledger: Ledger, tenant: str, path: dict[str, str]) -> bool:
-    return (
-        ledger.store.load(Mission, ids.aggregate_id(tenant, "mission", path["mission_id"]))
-        is not None
-    )
-
-
-def _campaign(ledger: Ledger, tenant: str, path: dict[str, str]) -> bool:
-    return (
-        ledger.store.load(Campaign, ids.aggregate_id(tenant, "campaign", path["campaign_id"]))
-        is not None
-    )
-
-
-def _award(ledger: Ledger, tenant: str, path: dict[str, str]) -> bool:
+def _uuid(text: str) -> uuid.UUID | None:
     try:
-        award_id = uuid.UUID(path["award_id"])
+        return uuid.UUID(text)
     except ValueError:
-        return False
-    award = ledger.store.load(Award, award_id)
-    return award is not None and award.granted and award.tenant_id == tenant
+        return None
 
 
-def _completion(ledger: Ledger, tenant: str, path: dict[str, str]) -> bool:
-    try:
-        completion_id = uuid.UUID(path["completion_id"])
-    except ValueError:
-        return False
-    completion = ledger.store.load(Completion, completion_id)
-    return completion is not None and completion.tenant_id == tenant
+def _value(ctx: Context, path: dict[str, str]) -> bool:
+    return path["key"] in ctx.strategy().values
 
 
-def _drift_alert(ledger: Ledger, tenant: str, path: dict[str, str]) -> bool:
-    try:
-        alert_id = uuid.UUID(path["alert_id"])
-    except ValueError:
-        return False
-    alert = ledger.store.load(DriftAlert, alert_id)
-    return alert is not None and alert.raised is not None and alert.tenant_id == tenant
+def _member(ctx: Context, path: dict[str, str]) -> bool:
+    return ctx.load(Member, path["member_id"]) is not None
 
 
-def _webhook(ledger: Ledger, tenant: str, path: dict[str, str]) -> bool:
-    webhooks = ledger.store.load(Webhooks, Webhooks.id_for(tenant))
-    found = webhooks.receivers.get(path["webhook_id"]) if webhooks else None
+def _mission(ctx: Context, path: dict[str, str]) -> bool:
+    return ctx.load(Mission, path["mission_id"]) is not None
+
+
+def _campaign(ctx: Context, path: dict[str, str]) -> bool:
+    return ctx.load(Campaign, path["campaign_id"]) is not None
+
+
+def _award(ctx: Context, path: dict[str, str]) -> bool:
+    award_id = _uuid(path["award_id"])
+    award = ctx.load_by_id(Award, award_id) if award_id else None
+    return award is not None and award.granted
+
+
+def _completion(ctx: Context, path: dict[str, str]) -> bool:
+    completion_id = _uuid(path["completion_id"])
+    return completion_id is not None and ctx.load_by_id(Completion, completion_id) is not None
+
+
+def _drift_alert(ctx: Context, path: dict[str, str]) -> bool:
+    alert_id = _uuid(path["alert_id"])
+    alert = ctx.load_by_id(DriftAlert, alert_id) if alert_id else None
+    return alert is not None and alert.raised is not None
+
+
+def _webhook(ctx: Context, path: dict[str, str]) -> bool:
+    found = ctx.load_or_blank(Webhooks).receivers.get(path["webhook_id"])
     return found is not None and not found.deleted
 
 
-def _tenant(ledger: Ledger, _: str, path: dict[str, str]) -> bool:
-    try:
-        ledger.tenant(path["tenant_id"])
-    except NotFound:
-        return False
-    return True
+def _tenant(ctx: Context, path: dict[str, str]) -> bool:
+    return ctx.tenant_named(path["tenant_id"]).exists
 
 
 @dataclass(frozen=True)
@@ -337,7 +326,7 @@ def endpoint(
             if unreadable is not None:
                 raise unreadable
             path = dict(request.path_params)
-            if route.path_check and not route.path_check(ledger, caller.tenant_id, path):
+            if route.path_check and not route.path_check(ledger.context(caller), path):
                 raise NotFound(f"nothing at {request.url.path}")
             command = build_command(route, path, body)
             try:

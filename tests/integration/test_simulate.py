@@ -165,7 +165,7 @@ def test_an_unknown_tenant_or_team_is_refused_with_exit_2(data: tuple[World, Pat
     assert status == 2 and "nowhere" in out
 
 
-def test_simulating_never_writes(data: tuple[World, Path]) -> None:
+def test_simulating_and_recalibrating_never_write(data: tuple[World, Path]) -> None:
     world, path = data
     complete(world, "ana")
     head = world.position()
@@ -183,6 +183,9 @@ def test_simulating_never_writes(data: tuple[World, Path]) -> None:
         path, "--change", change_file(path, {"missions": {"follow-up": {"points": 99}}})
     )
     assert status == 0 and fingerprint() == before
+    recalibrated = ledger_cli("recalibrate", "--tenant", "acme", "--data-dir", str(path))
+    assert recalibrated.returncode == 0, recalibrated.stdout + recalibrated.stderr
+    assert fingerprint() == before
     reopened = open_ledger(f"sqlite:///{path / 'events.sqlite'}", FixedClock(NOW))
     assert reopened.store.max_position() == head
     reopened.close()

@@ -3,6 +3,7 @@ nothing of the first tenant appears in any answer, error or metric."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -26,8 +27,18 @@ COMMAND_ROLES = {
     "/v1/recognitions": {"admin", "service"},
     "/v1/completions/{completion_id}/verification": {"admin", "manager"},
     "/v1/points/adjustments": {"admin", "manager"},
+    "/v1/drift/alerts/{alert_id}/acknowledgement": {"admin", "manager"},
 }
 FEED_ROLES = {"admin", "analyst"}
+DRIFT_ROLES = {"admin", "manager", "analyst"}
+READ_ROLES = {  # reads not open to every role (API.md)
+    "/v1/events": FEED_ROLES,
+    "/v1/drift": DRIFT_ROLES,
+    "/v1/drift/alerts/{alert_id}": DRIFT_ROLES,
+    "/v1/recalibration": DRIFT_ROLES,
+    "/v1/webhooks": {"admin"},
+    "/v1/webhooks/{webhook_id}/deliveries": {"admin"},
+}
 LATER = (now() + timedelta(days=30)).isoformat()
 BODIES: dict[str, dict[str, object]] = {
     "/v1/api-keys": {"role": "analyst", "label": "x"},
@@ -61,6 +72,8 @@ BODIES: dict[str, dict[str, object]] = {
         "winners": 1,
     },
     "/v1/points/adjustments": {"member_id": "ana", "points": 1, "reason": "x"},
+    "/v1/drift/alerts/{alert_id}/acknowledgement": {"note": "not yours"},
+    "/v1/webhooks": {"url": "http://127.0.0.1:9/beta", "events": ["drift.alert.raised"]},
 }
 
 
@@ -68,7 +81,7 @@ BODIES: dict[str, dict[str, object]] = {
 def two_tenants(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Api, dict[str, Api], dict[str, str]]]:
-    with running_server(tmp_path_factory.mktemp("isolation")) as url:
+    with running_server(tmp_path_factory.mktemp("isolation"), webhook_allow_private=True) as url:
         alpha = Api(url, create_tenant(url, "alpha"))
         alpha.ok("/v1/values", {"key": "care", "name": "Care"})
         alpha.ok("/v1/values", {"key": "kindness", "name": "Kindness"})  # alpha's only
@@ -130,6 +143,11 @@ def two_tenants(
             "campaign_id": "spring",
             "completion_id": pending["completion_id"],
             "award_id": alpha.get("/v1/members/ana/points").json()["awards"][0]["award_id"],
+            "webhook_id": alpha.ok(
+                "/v1/webhooks",
+                {"url": "http://127.0.0.1:9/alpha", "events": ["drift.alert.raised"]},
+            )["webhook_id"],
+            "alert_id": str(uuid.uuid4()),  # alpha has none raised: beta still learns nothing
         }
         yield alpha, beta, ids
 
@@ -158,7 +176,7 @@ def test_every_endpoint_with_every_role_of_another_tenant(
         for role, api in beta.items():
             if method == "GET":
                 answer = api.client.get(path)
-                allowed = role in FEED_ROLES if route.path == "/v1/events" else True
+                allowed = role in READ_ROLES.get(route.path, set(ROLES))
             else:
                 answer = api.client.request(method, path, json=BODIES.get(route.path, {}))
                 if route.path == "/v1/projections/snapshot":
