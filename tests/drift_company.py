@@ -75,8 +75,10 @@ def generate(
     teams: tuple[str, ...] = ("t0", "t1", "t2", "t3"),
     start: datetime = START,
     campaigns: tuple[PastCampaign, ...] = (),
+    on_week: Callable[[World, int], None] | None = None,
 ) -> World:
-    """Write the company's history; the clock ends just after its last week completed."""
+    """Write the company's history; the clock ends just after its last week completed.
+    `on_week(world, week)` runs at the start of each week (a person acting mid-history)."""
     mix = pulled(mix, campaigns)
     rng = random.Random(seed)
     clock.set(start - timedelta(days=1))
@@ -97,6 +99,9 @@ def generate(
         )
     )
     for week in range(weeks):
+        if on_week is not None:
+            clock.set(start + timedelta(weeks=week, hours=1))
+            on_week(world, week)
         for c in campaigns:
             if c.first_week == week:
                 clock.set(start + timedelta(weeks=week))

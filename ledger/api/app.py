@@ -158,7 +158,7 @@ def create_app(
     answer = queries.install(app, projection, auth, clock, RESPONSES, ledger.store.max_position)
     catalog.install(app, answer, clock, projection.decrypt, RESPONSES)
     drift.install(app, answer, clock, RESPONSES, ledger.store)
-    pages.install(app, answer, clock, projection.decrypt)
+    pages.install(app, answer, clock, projection.decrypt, ledger.store)
 
     def observe(method: str, route: str, status: int, seconds: float) -> None:
         requests.labels(method, route, str(status)).inc()

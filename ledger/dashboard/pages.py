@@ -29,6 +29,7 @@ from ledger.commands.base import EARLIEST_YEAR, LATEST_YEAR
 from ledger.dashboard import charts, views
 from ledger.errors import Invalid
 from ledger.projections.facts import Decrypt
+from ledger.store import EventStore
 
 HERE = Path(__file__).parent
 PAGES = (
@@ -40,7 +41,6 @@ PAGES = (
     "/activity",
     "/members/{member_id}",
 )
-ACKNOWLEDGERS = ("admin", "manager")  # who may acknowledge a drift alert (API.md)
 templates = Environment(
     loader=FileSystemLoader(HERE / "templates"),
     autoescape=select_autoescape(["html"]),
@@ -76,7 +76,13 @@ def _countdown(moment: datetime, now: datetime) -> str:
     return f"{days} days {hours} hours" if days else f"{hours} hours {rest % 3600 // 60} minutes"
 
 
-def install(app: FastAPI, answer: Answer, clock: Clock, decrypt: Decrypt | None) -> None:
+def install(
+    app: FastAPI,
+    answer: Answer,
+    clock: Clock,
+    decrypt: Decrypt | None,
+    store: EventStore | None = None,
+) -> None:
     shell = (HERE / "templates" / "shell.html").read_text()
 
     async def page(request: Request) -> HTMLResponse:
@@ -200,19 +206,13 @@ def install(app: FastAPI, answer: Answer, clock: Clock, decrypt: Decrypt | None)
             min_position,
             with_filters(views.drift_watch),
             roles=DRIFT_ROLES,
-            by_role=lambda role: {"can_acknowledge": role in ACKNOWLEDGERS},
+            by_role=lambda role: {"role": role},
             now=clock.now(),
             scope=scope,
             team=team,
+            store=store,
         )
-        return render(
-            "drift.html",
-            filters,
-            doc=doc,
-            scope=scope,
-            team=team,
-            can_acknowledge=doc.pop("can_acknowledge"),
-        )
+        return render("drift.html", filters, doc=doc, scope=scope, team=team)
 
     @app.get("/ui/members/{member_id}", include_in_schema=False)
     async def member(request: Request, member_id: str) -> HTMLResponse:

@@ -12,9 +12,12 @@ from typing import Any
 
 import duckdb
 
+from ledger.periods import local_date, local_midnight
 from ledger.projections import catalog, drift, queries
 from ledger.projections.facts import Decrypt
 from ledger.projections.queries import period_bounds, tenant_timezone, today
+from ledger.recalibration import levers
+from ledger.store import EventStore
 
 # Fewer behaviors than this in a period: its alignment figures are shown as a thin
 # sample (one behavior moves a score of 5 by 20 points). See ADR 0011.
@@ -203,7 +206,8 @@ def drift_watch(
     now: datetime,
     scope: str | None,
     team: str | None,
-    can_acknowledge: bool = False,
+    store: EventStore | None = None,
+    role: str = "analyst",
 ) -> dict[str, Any]:
     """The watch, alerts in the order a person acts on them: open (current, not yet
     acknowledged), acknowledged, then those the facts no longer give; each with its
@@ -221,5 +225,32 @@ def drift_watch(
     for series in doc["series"]:
         cusum = series["cusum"] or 0
         series["closeness"] = min(1.0, cusum / doc["threshold"]) if doc["threshold"] else 0
-    doc["can_acknowledge"] = can_acknowledge  # the caller's role may (admin, manager)
+    doc["can_acknowledge"] = role in ("admin", "manager")
+    doc["can_launch"] = role == "admin"
+    # What would bring it back: recalibration for each scope with a current alert (and
+    # the team chosen), its levers beside the alerts (RULES.md "Recalibration").
+    scopes = {(a["scope"], a["team"]) for a in doc["alerts"] if a["current"]}
+    if team is not None:
+        scopes.add(("team", team))
+    doc["recalibration"] = (
+        [
+            levers.recalibrate(con, tenant_id, store=store, now=now, scope=s, team=t)
+            for s, t in sorted(scopes, key=lambda k: (k[0], k[1] or ""))
+        ]
+        if store is not None
+        else []
+    )
+    doc["draft"] = campaign_draft(now, tenant_timezone(con, tenant_id))
     return doc
+
+
+def campaign_draft(now: datetime, tz: str) -> dict[str, str]:
+    """When a campaign drafted from a lever would run: the next four whole local weeks."""
+    today = local_date(now, tz)
+    start = today - timedelta(days=today.weekday()) + timedelta(days=7)
+    end = start + timedelta(weeks=4)
+    return {
+        "from": start.isoformat(),
+        "starts_at": local_midnight(start, tz).isoformat(),
+        "ends_at": local_midnight(end, tz).isoformat(),
+    }

@@ -80,3 +80,44 @@ def test_an_alert_is_acknowledged_from_the_page(page: Any, demo: Demo) -> None:
     assert after["acknowledged"]["note"] == "Product pairs with sales on customer calls"
     assert after["acknowledged"]["lever"] == {"kind": "other", "text": "customer calls rota"}
     shoot(page, "drift-acknowledged")
+
+
+def test_the_levers_of_the_drifting_team_are_the_apis_and_a_campaign_is_drafted_from_one(
+    page: Any, demo: Demo
+) -> None:
+    raised_drift(demo)
+    api = demo.api("/v1/recalibration", scope="team", team="product")
+    (value,) = [v for v in api["values"] if v["value"] == "customer-focus"]
+    sign_in(page, demo)
+    open_page(page, demo, "/drift?team=product")
+    section = page.locator(
+        "[data-testid=recalibration-value][data-team=product][data-value=customer-focus]"
+    )
+    rows = section.get_by_test_id("recalibration-lever").all()
+    assert [
+        (r.get_attribute("data-kind"), r.get_attribute("data-recommended") == "true") for r in rows
+    ] == [(lever["kind"], lever["recommended"]) for lever in value["levers"]]
+    first = value["levers"][0]
+    text = rows[0].inner_text()
+    assert f"+{first['extra_points']}" in text
+    assert f"{first['score']['low']} to {first['score']['high']}" in text  # a range
+    source = first["elasticity"]["source"]
+    assert ("learned from" if source == "past_campaigns" else "assumed") in text
+    shoot(page, "drift-levers")
+    accessible(page)
+    # One step to a campaign draft: the admin confirms it, and it is a real campaign.
+    draft = section.locator("[data-testid=recalibration-lever][data-kind=campaign]").first
+    campaign_id = draft.locator("input[name=campaign_id]").input_value()
+    draft.get_by_test_id("launch-draft").click()
+    page.locator("body[data-state=ready]").wait_for()
+    deadline = time.monotonic() + 30
+    while True:
+        ids = [c["campaign_id"] for c in demo.api("/v1/campaigns", limit=50)["items"]]
+        if campaign_id in ids or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert campaign_id in ids
+    launched = next(
+        c for c in demo.api("/v1/campaigns", limit=50)["items"] if c["campaign_id"] == campaign_id
+    )
+    assert launched["values"] == ["customer-focus"] and launched["status"] == "upcoming"

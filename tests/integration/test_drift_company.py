@@ -105,3 +105,51 @@ def test_time_travel_computes_the_same_watch_from_the_facts(company: Company, fa
     before = datetime.fromisoformat(first).replace(tzinfo=UTC) + timedelta(days=6)
     earlier = company.watch(as_of=before)
     assert all(a["week"] < first for a in earlier["alerts"] if a["team"] == "t0")
+
+
+def test_an_acknowledged_alert_shows_its_follow_up_after_four_complete_weeks() -> None:
+    """RULES.md "Recalibration", follow-up: the value's share in the 4 weeks before the
+    alert week and in the 4 complete weeks after the acknowledgement."""
+    from ledger.commands.base import Caller
+    from ledger.commands.drift import AcknowledgeDriftAlert
+    from ledger.drift.raising import command
+
+    clock = FixedClock(START)
+    ledger = open_ledger("sqlite:///:memory:", clock)
+    projection = Projection(":memory:", decrypt=ledger.personal.decrypt)
+    acknowledged: dict[str, object] = {}
+
+    def act(world: World, week: int) -> None:
+        if acknowledged:
+            return
+        catch_up(projection, StoreSource(ledger.store))
+        watched = projection.run(drift.drift, "acme", now=clock.now(), scope="team", team="t0")
+        alerts = [a for a in watched["alerts"] if a["value"] == "a"]
+        if not alerts:
+            return
+        raised = world.run(command(alerts[0], clock.now()), Caller("acme", "system", "watch"))
+        clock.set(clock.now() + timedelta(days=2, hours=3))  # a Wednesday afternoon
+        world.run(
+            AcknowledgeDriftAlert(alert_id=raised["alert_id"], note="A customer week"),
+            world.manager,
+        )
+        acknowledged.update(alert=alerts[0], week=week, at=clock.now())
+
+    generate(ledger, clock, 32, fading_mix(FADE_START), 11, on_week=act)
+    catch_up(projection, StoreSource(ledger.store))
+    watched = projection.run(drift.drift, "acme", now=clock.now(), scope="team", team="t0")
+    (alert,) = [a for a in watched["alerts"] if a["acknowledged"] and a["value"] == "a"]
+    follow_up = alert["follow_up"]
+    alert_week = date.fromisoformat(alert["week"])
+    assert follow_up["before"]["from"] == (alert_week - timedelta(weeks=4)).isoformat()
+    # Acknowledged on a Wednesday: the 4 complete weeks after it start the next Monday.
+    monday_after = START.date() + timedelta(weeks=acknowledged["week"] + 1)  # type: ignore[operator]
+    assert follow_up["after"]["from"] == monday_after.isoformat()
+    for side in ("before", "after"):
+        weeks = follow_up[side]["weeks"]
+        n = sum(w["behaviors"] for w in weeks)
+        assert follow_up[side]["behaviors"] == n and len(weeks) == 4
+        assert follow_up[side]["share"] == round(sum(w["mass"] for w in weeks) / n, 4)
+    assert follow_up["after"]["share"] < follow_up["before"]["share"]  # still fading: honest
+    projection.close()
+    ledger.close()

@@ -80,14 +80,26 @@
 
   // A page's command forms (`form[data-post]`): the fields as a JSON body ("a.b" names
   // nest, empty ones are left out), sent with the key; the page reloads on success.
+  // "a.b" nests, "a[]" collects a list, "a:number" sends a number.
   function body(fields) {
     const json = {};
-    for (const [name, value] of new FormData(fields)) {
-      if (String(value).trim() === "") continue;
+    for (const [field, raw] of new FormData(fields)) {
+      const text = String(raw).trim();
+      if (text === "") continue;
+      let name = field;
+      let value = text;
+      if (name.endsWith(":number")) {
+        name = name.slice(0, -7);
+        value = Number(text);
+      }
+      const list = name.endsWith("[]");
+      if (list) name = name.slice(0, -2);
       const parts = name.split(".");
       let place = json;
       for (const part of parts.slice(0, -1)) place = place[part] = place[part] || {};
-      place[parts[parts.length - 1]] = String(value).trim();
+      const last = parts[parts.length - 1];
+      if (list) (place[last] = place[last] || []).push(value);
+      else place[last] = value;
     }
     if (json.lever && json.lever.text && !json.lever.kind) json.lever.kind = "other";
     return json;
