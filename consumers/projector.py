@@ -172,4 +172,3 @@ class EmbeddedProjector:
     def stop(self) -> None:
         self.stopping.set()
         self.thread.join(timeout=60)
-

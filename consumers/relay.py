@@ -32,7 +32,7 @@ class Relay:
         self.store = store
         self.page = page
         self.name = f"relay:{settings.kafka_topic}"
-        self.tracking = store.factory.tracking_recorder()
+        self.tracking = store.tracking_recorder()
         self.producer: Any = None  # created lazily: the broker may be down at start
         self.stopping = threading.Event()
         self.published = 0  # records acknowledged by the broker, since start

@@ -57,6 +57,22 @@ class StoreSource:
                 return
 
 
+class NotificationsSource:
+    """Notifications already read (an audit reads only what it explains), as one batch."""
+
+    name = "store"
+
+    def __init__(self, notifications: list[Any]) -> None:
+        self.notifications = sorted(notifications, key=lambda n: n.id)
+
+    def batches(self, start: int) -> Iterator[SourceBatch]:
+        fresh = [n for n in self.notifications if n.id > start]
+        if not fresh:
+            return
+        envelopes = [e for n in fresh if (e := envelope_of(n)) is not None]
+        yield SourceBatch(envelopes, [(self.name, fresh[-1].id)])
+
+
 def _after(recorded_at: str, moment: datetime) -> bool:
     return datetime.fromisoformat(recorded_at.replace("Z", "+00:00")) > moment
 

@@ -1,6 +1,6 @@
 """Typed refusals, named after the rule they enforce. No HTTP here: the API layer maps
 each kind (Unauthenticated, Forbidden, NotFound, Invalid, Conflict) to a status in one
-table (ledger.api.problems.STATUS_OF).
+table (ledger.web.problems.STATUS_OF).
 
 Precedence when several apply (RULES.md): 401, 403, 404, 422, 409. Handlers
 check in that order, so the first refusal raised is the one answered.

@@ -6,10 +6,10 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from ledger.envelope import envelope_of, event_class
@@ -48,6 +48,100 @@ def projection_lag(store: EventStore, applied: int, now: datetime) -> tuple[int,
         return count, 0.0
     recorded = datetime.fromisoformat(oldest["recorded_at"].replace("Z", "+00:00"))
     return count, max(0.0, (now - recorded).total_seconds())
+
+
+class Snapshotting(Protocol):
+    copies: int
+    cost: float
+
+
+class HttpMetrics:
+    """What `ledger serve` reports on /metrics: requests, command outcomes, the store's
+    head, projection lag, and the analysts' snapshot copies."""
+
+    def __init__(self) -> None:
+        self.registry = registry = CollectorRegistry()
+        self.requests = Counter(
+            "ledger_http_requests_total",
+            "HTTP requests",
+            ["method", "route", "status"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "ledger_http_request_seconds", "HTTP latency", ["method", "route"], registry=registry
+        )
+        self.outcomes = Counter(
+            "ledger_commands_total", "Command outcomes", ["command", "outcome"], registry=registry
+        )
+        self.lag_events = Gauge(
+            "ledger_projection_lag_events",
+            "Events recorded but not yet projected",
+            registry=registry,
+        )
+        self.lag_seconds = Gauge(
+            "ledger_projection_lag_seconds",
+            "Age of the oldest event not yet projected",
+            registry=registry,
+        )
+        self.head = Gauge(
+            "ledger_event_store_position",
+            "Last position recorded in the event store",
+            registry=registry,
+        )
+        self.snapshot_copies = Gauge(
+            "ledger_snapshot_copies", "Analysts' snapshots copied since start", registry=registry
+        )
+        self.snapshot_seconds = Gauge(
+            "ledger_snapshot_copy_seconds",
+            "How long the last snapshot copy took",
+            registry=registry,
+        )
+
+    def request(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
+
+    def command(self, command: str, outcome: str) -> None:
+        self.outcomes.labels(command, outcome).inc()
+
+    def scrape(
+        self, store: EventStore, applied: int, now: datetime, snapshots: Snapshotting | None
+    ) -> None:
+        self.head.set(store.max_position())
+        events, seconds = projection_lag(store, applied, now)
+        self.lag_events.set(events)
+        self.lag_seconds.set(seconds)
+        if snapshots is not None:
+            self.snapshot_copies.set(snapshots.copies)
+            self.snapshot_seconds.set(snapshots.cost)
+
+
+class ProcessMetrics:
+    """What `ledger relay` and `ledger project` report on their ops port: lag behind the
+    store, whether their loop makes progress, and counters of their own."""
+
+    def __init__(self, process: str) -> None:
+        self.registry = registry = CollectorRegistry()
+        self.lag_events = Gauge(
+            f"ledger_{process}_lag_events", "Events recorded but not yet handled", registry=registry
+        )
+        self.lag_seconds = Gauge(
+            f"ledger_{process}_lag_seconds",
+            "Age of the oldest event not yet handled",
+            registry=registry,
+        )
+        self.up = Gauge(
+            f"ledger_{process}_healthy", "1 while the loop makes progress", registry=registry
+        )
+
+    def counter(self, name: str, description: str) -> Counter:
+        return Counter(name, description, registry=self.registry)
+
+    def scrape(self, store: EventStore, handled: int, now: datetime, healthy: bool) -> None:
+        events, seconds = projection_lag(store, handled, now)
+        self.lag_events.set(events)
+        self.lag_seconds.set(seconds)
+        self.up.set(1 if healthy else 0)
 
 
 class OpsServer:

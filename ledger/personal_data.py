@@ -136,13 +136,16 @@ class PostgresKeyStore:
             check=ConnectionPool.check_connection,
             kwargs={"options": f"-csearch_path={schema}"},
         )
-        with self.pool.connection() as conn:
-            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        from ledger.persistence import postgres_schema_lock
+
+        # Under the store's lock: processes starting together create it one at a time.
+        with self.pool.connection() as conn, postgres_schema_lock(conn, schema):
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS member_keys (tenant_id TEXT NOT NULL, "
                 "member_id TEXT NOT NULL, key BYTEA, PRIMARY KEY (tenant_id, member_id))"
             )
             conn.execute("ALTER TABLE member_keys ALTER COLUMN key DROP NOT NULL")
+            conn.commit()  # before the lock is let go: the next process finds it all
 
     def create(self, tenant_id: str, member_id: str) -> bytes:
         with self.pool.connection() as conn:

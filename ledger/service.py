@@ -24,7 +24,6 @@ from ledger.aggregates.tenant import Tenant
 from ledger.clock import Clock
 from ledger.commands.base import Caller, Command, Decision, Invocation
 from ledger.commands.handlers import HANDLERS, decide
-from ledger.config import Settings
 from ledger.errors import (
     ConcurrencyConflict,
     Forbidden,
@@ -35,8 +34,8 @@ from ledger.errors import (
 )
 from ledger.events import EventMetadata, event_metadata
 from ledger.live_context import LiveContext
-from ledger.personal_data import PersonalData, PostgresKeyStore, SQLiteKeyStore, keys_path
-from ledger.store import EventStore, postgres_dsn, postgres_schema
+from ledger.personal_data import PersonalData
+from ledger.store import EventStore, WriteBatch
 
 MAX_ATTEMPTS = 20
 
@@ -51,18 +50,6 @@ class Ledger:
         self.personal = personal
         self.clock = clock or Clock()
         self._callers: dict[str, Caller] = {}
-
-    @classmethod
-    def open(cls, settings: Settings, clock: Clock | None = None) -> Ledger:
-        store = EventStore(settings.event_store_url, settings.aggregate_cache_size)
-        keys: SQLiteKeyStore | PostgresKeyStore
-        if store.is_postgres:
-            url = settings.event_store_url
-            keys = PostgresKeyStore(postgres_dsn(url), postgres_schema(url))
-        else:
-            events = store.env["SQLITE_DBNAME"]
-            keys = SQLiteKeyStore(keys_path(events), legacy_path=events)
-        return cls(store, PersonalData(keys), clock)
 
     def close(self) -> None:
         self.store.close()
@@ -127,8 +114,14 @@ class Ledger:
         idempotency_key: str | None = None,
         fingerprint: str | None = None,
         correlation_id: str | None = None,
+        batch: WriteBatch | None = None,
     ) -> Outcome:
-        """Run a command: its Outcome, or a named refusal (LedgerError) raised."""
+        """Run a command: its Outcome, or a named refusal (LedgerError) raised.
+
+        Its events are staged into `batch` (the writer's open group) when given, else
+        committed at once. The one retry loop: when another writer changed an aggregate
+        this command read, nothing of it was kept, and it decides again on fresh state.
+        """
         registration = HANDLERS[type(command)]
         if caller.role not in registration.roles:
             raise Forbidden(f"role {caller.role!r} may not {type(command).__name__}")
@@ -138,12 +131,18 @@ class Ledger:
         fingerprint = fingerprint or fingerprint_of(command)
         for _ in range(MAX_ATTEMPTS):
             try:
-                return self._attempt(command, invocation, fingerprint)
+                return self._attempt(command, invocation, fingerprint, batch)
             except RecordConflictError:
                 continue  # someone changed an aggregate we read: decide again on fresh state
         raise ConcurrencyConflict("too much concurrent change, try again")
 
-    def _attempt(self, command: Command, invocation: Invocation, fingerprint: str) -> Outcome:
+    def _attempt(
+        self,
+        command: Command,
+        invocation: Invocation,
+        fingerprint: str,
+        batch: WriteBatch | None,
+    ) -> Outcome:
         self.store.sync()  # decide on everything committed before this attempt began
         record = self._idempotency_record(invocation)
         if record is not None:
@@ -153,7 +152,7 @@ class Ledger:
                     raise IdempotencyKeyReused(
                         "this Idempotency-Key was used with a different request"
                     )
-                return self._replay(live.outcome)
+                return self._replay(live.outcome, batch)
         meta = EventMetadata(
             invocation.received_at,
             str(invocation.command_id),
@@ -162,12 +161,14 @@ class Ledger:
         context = LiveContext(self.store, self.personal, invocation, self.new_api_key)
         try:
             recordings, events, decision = self._decide_and_record(
-                command, invocation, fingerprint, record, context, meta
+                command, invocation, fingerprint, record, context, meta, batch
             )
         except BaseException:
             # Loaded aggregates are the cache's own objects: whatever the command changed
-            # in them before failing must not be what the next command decides on.
-            self.store.evict(a.id for a in [*context.loaded, *([record] if record else [])])
+            # in them before failing (events it triggered, not staged) must not be what the
+            # next command decides on. What it only read stays cached.
+            loaded = [*context.loaded, *([record] if record else [])]
+            self.store.evict(a.id for a in loaded if a.pending)
             raise
         position = recordings[-1].notification.id if events and recordings else None
         return Outcome(decision.result, position, type(command).accepted_status == 201)
@@ -180,6 +181,7 @@ class Ledger:
         record: IdempotencyRecord | None,
         context: LiveContext,
         meta: EventMetadata,
+        batch: WriteBatch | None,
     ) -> tuple[list[Any], list[Any], Decision]:
         try:
             decision = decide(command, context, meta)
@@ -187,7 +189,7 @@ class Ledger:
             if record is not None:
                 with event_metadata(meta):
                     self._remember(record, invocation, fingerprint, {"refused": refusal.to_dict()})
-                self.store.append(record)
+                self.store.append(record, batch=batch)
             raise
         with event_metadata(meta):
             events = [e for a in decision.aggregates for e in a.pending]
@@ -212,7 +214,9 @@ class Ledger:
                     },
                 )
             # The idempotency record goes first, so the last recording is the command's.
-            recordings = self.store.append(*([record] if record else []), *decision.aggregates)
+            recordings = self.store.append(
+                *([record] if record else []), *decision.aggregates, batch=batch
+            )
         return recordings, events, decision
 
     def _idempotency_record(self, invocation: Invocation) -> IdempotencyRecord | None:
@@ -232,7 +236,7 @@ class Ledger:
         assert invocation.idempotency_key is not None
         record.record(invocation.idempotency_key, fingerprint, invocation.received_at, outcome)
 
-    def _replay(self, outcome: dict[str, Any]) -> Outcome:
+    def _replay(self, outcome: dict[str, Any], batch: WriteBatch | None) -> Outcome:
         if "refused" in outcome:
             refusal = LedgerError.from_dict(outcome["refused"])
             refusal.replayed = True
@@ -241,7 +245,7 @@ class Ledger:
         position = None
         if ok["last_event"]:
             originator_id, version = ok["last_event"]
-            position = self.store.position_of(uuid.UUID(originator_id), version)
+            position = self.store.position_of(uuid.UUID(originator_id), version, batch)
         return Outcome(ok["result"], position, ok["status"] == 201, replayed=True)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from ledger import bootstrap
 from ledger.clock import FixedClock
 from ledger.config import Settings
 from ledger.service import Ledger
@@ -65,7 +66,7 @@ def clock() -> FixedClock:
 
 
 def open_ledger(url: str, clock: FixedClock) -> Ledger:
-    return Ledger.open(Settings(event_store=url, _env_file=None), clock=clock)  # type: ignore[call-arg]
+    return bootstrap.open_ledger(Settings(event_store=url, _env_file=None), clock=clock)  # type: ignore[call-arg]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -155,8 +155,8 @@ def refused(
     world: World, command: Command, status: int, caller: Caller | None = None, **kw: Any
 ) -> Exception:
     """Then: the command is refused with `status` and records nothing."""
-    from ledger.api.problems import status_of
     from ledger.errors import LedgerError
+    from ledger.web.problems import status_of
 
     before = world.position()
     try:

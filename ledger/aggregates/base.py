@@ -34,6 +34,8 @@ class LedgerAggregate:
     opened_by: ClassVar[tuple[type[LedgerEvent], ...]] = ()
     # The event types of this aggregate's stream (registered in AGGREGATE_OF).
     events: ClassVar[tuple[type[LedgerEvent], ...]] = ()
+    # Told before the aggregate's first change (a replay copies it then: ledger.replay).
+    _watch: Callable[[LedgerAggregate], None] | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -73,6 +75,8 @@ class LedgerAggregate:
         return self.version > 0
 
     def trigger(self, event_cls: type[E], **payload: Any) -> E:
+        if self._watch is not None:
+            self._watch(self)
         meta = current_metadata()
         event = event_cls(
             originator_id=self.id,

@@ -12,11 +12,11 @@ from typing import Annotated, Any, Literal
 from fastapi import FastAPI, Query, Request
 from pydantic import BaseModel, Field
 
-from ledger.api.queries import Answer, AsOf, Key, MinPosition
 from ledger.clock import Clock, as_utc
 from ledger.commands.base import MEMBER_ID_PATTERN
 from ledger.projections import catalog
 from ledger.projections.facts import Decrypt
+from ledger.web.reading import Answer, AsOf, Key, MinPosition
 
 # Messages of recognitions are personal data: the admin's and the service's (the system
 # that shows them to the two members), not a manager's or an analyst's.

@@ -29,8 +29,6 @@ from ledger.aggregates.drift_alert import DriftAlert
 from ledger.aggregates.member import Member
 from ledger.aggregates.mission import Mission
 from ledger.aggregates.webhooks import Webhooks
-from ledger.api.auth import Authenticator
-from ledger.api.problems import Problem, validation_errors
 from ledger.commands.adjustments import AdjustPoints
 from ledger.commands.base import OPERATOR, Command
 from ledger.commands.campaigns import DeclareWinners, LaunchCampaign
@@ -47,6 +45,9 @@ from ledger.commands.tenancy import ChangeSettings, CreateTenant, IssueAdminKey,
 from ledger.commands.webhooks import DeleteWebhook, RegisterWebhook
 from ledger.errors import Invalid, NotFound
 from ledger.service import Ledger, Outcome
+from ledger.store import WriteBatch
+from ledger.web.auth import Authenticator
+from ledger.web.problems import Problem, validation_errors
 from ledger.writer import Writer
 
 MAX_BODY = 64 * 1024
@@ -318,7 +319,7 @@ def endpoint(
         if body_check is not None and unreadable is None:
             await run_in_threadpool(checked, request, body)
 
-        def handle() -> Outcome:
+        def handle(batch: WriteBatch) -> Outcome:
             # On the writer's thread: authentication, path checks and the command read
             # the store there, never on the event loop (a slow store holds up commands
             # only), and the command's events join the writer's next group commit.
@@ -336,6 +337,7 @@ def endpoint(
                     idempotency_key=header(request, "Idempotency-Key", IDEMPOTENCY_KEY),
                     fingerprint=fingerprint(request.method, request.url.path, body),
                     correlation_id=header(request, "X-Correlation-Id", CORRELATION_ID),
+                    batch=batch,
                 )
             except Exception:
                 record(route.command.__name__, "refused")

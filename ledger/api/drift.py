@@ -9,13 +9,12 @@ from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 
-from ledger.api.queries import Answer, AsOf, Key, MinPosition
 from ledger.clock import Clock, as_utc
 from ledger.projections import drift
 from ledger.recalibration import levers
 from ledger.store import EventStore
-
-DRIFT_ROLES = ("admin", "manager", "analyst")
+from ledger.web.auth import DRIFT_ROLES
+from ledger.web.reading import Answer, AsOf, Key, MinPosition
 
 
 def install(

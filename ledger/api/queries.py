@@ -2,124 +2,29 @@
 
 from __future__ import annotations
 
-import re
 import uuid
-from collections.abc import Awaitable, Callable
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Query, Request
-from pydantic import AfterValidator, BeforeValidator
-from starlette.concurrency import run_in_threadpool
 
-from ledger.api.auth import FEED_ROLES, READ_ROLES, Authenticator
-from ledger.api.problems import Problem
 from ledger.clock import Clock, as_utc
-from ledger.commands.base import EARLIEST_YEAR, KEY_PATTERN, LATEST_YEAR, MEMBER_ID_PATTERN
+from ledger.commands.base import MEMBER_ID_PATTERN
 from ledger.errors import Invalid
 from ledger.projections import queries
-from ledger.projections.projection import Projection
-
-WAIT_SECONDS = 10.0
-ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-ISO_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
-
-
-def _iso_date(value: object) -> object:
-    if isinstance(value, str) and not ISO_DATE.match(value):
-        raise ValueError("expected a date as YYYY-MM-DD")
-    return value
-
-
-def _iso_instant(value: object) -> object:
-    if isinstance(value, str) and not ISO_INSTANT.match(value):
-        raise ValueError("expected an ISO 8601 timestamp")
-    return value
-
-
-def _aware(value: datetime) -> datetime:
-    # As for commands: an instant without an offset means different moments to different readers.
-    if value.tzinfo is None:
-        raise ValueError("the timestamp needs an offset (Z or +hh:mm)")
-    return value
-
-
-def _year(value: date) -> date:
-    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
-        raise ValueError(f"the year must be between {EARLIEST_YEAR} and {LATEST_YEAR}")
-    return value
-
-
-Day = Annotated[date, BeforeValidator(_iso_date), AfterValidator(_year)]
-Instant = Annotated[
-    datetime, BeforeValidator(_iso_instant), AfterValidator(_aware), AfterValidator(_year)
-]
-MinPosition = Annotated[
-    int | None,
-    Query(
-        ge=0,
-        le=2**62,
-        description=(
-            "Wait (at most 10 s, else 503) until the projections have applied this position."
-        ),
-    ),
-]
-AsOf = Annotated[
-    Instant | None,
-    Query(description=("Time travel: answer with only the events recorded up to this moment.")),
-]
-Key = Annotated[str | None, Query(pattern=KEY_PATTERN)]
-Answer = Callable[..., Awaitable[Any]]
+from ledger.projections.facts import Decrypt
+from ledger.web.auth import FEED_ROLES
+from ledger.web.reading import Answer, AsOf, Day, Key, MinPosition
 
 
 def install(
     app: FastAPI,
-    projection: Projection,
-    auth: Authenticator,
+    answer: Answer,
     clock: Clock,
+    decrypt: Decrypt | None,
     responses: dict[int | str, Any],
-    head: Callable[[], int],
-) -> Answer:
-    """`head` is the event store's last position: a min_position beyond it is invalid.
-
-    Returns the one path every read route takes (the catalog's routes use it too)."""
-
-    async def answer(
-        request: Request,
-        min_position: int | None,
-        query: Callable[..., Any],
-        *args: Any,
-        roles: tuple[str, ...] = READ_ROLES,
-        by_role: Callable[[str], dict[str, Any]] | None = None,
-        **kwargs: Any,
-    ) -> Any:
-        """Authenticate, wait for `min_position` if asked, then run the query off the loop.
-
-        `by_role` adds arguments that depend on the caller's role (what it may see)."""
-        caller = await run_in_threadpool(auth.caller, request, roles)
-        if by_role is not None:
-            kwargs |= by_role(caller.role)
-        if projection.catching_up:
-            # The file was started afresh (see Projection): an answer now would be wrong.
-            raise Problem(
-                503,
-                "the projections are being rebuilt; commands are still accepted",
-                {"Retry-After": "5"},
-            )
-        if min_position is not None:
-            if min_position > await run_in_threadpool(head):
-                raise Invalid(
-                    f"position {min_position} has not been recorded", field="min_position"
-                )
-            if not await run_in_threadpool(
-                projection.wait_for, caller.tenant_id, min_position, WAIT_SECONDS
-            ):
-                raise Problem(
-                    503,
-                    f"the projections have not reached position {min_position} yet",
-                    {"Retry-After": "1"},
-                )
-        return await run_in_threadpool(projection.run, query, caller.tenant_id, *args, **kwargs)
+) -> None:
+    """The query routes, each through `answer` (ledger.web.reading)."""
 
     def moment(as_of: datetime | None) -> datetime | None:
         return as_utc(as_of) if as_of else None
@@ -208,7 +113,7 @@ def install(
             queries.member_points,
             member_id,
             as_of=moment(as_of),
-            decrypt=projection.decrypt,
+            decrypt=decrypt,
         )
 
     @app.get("/v1/awards/{award_id}", tags=["queries"], responses=responses)
@@ -225,7 +130,7 @@ def install(
             queries.award,
             str(award_id),
             as_of=moment(as_of),
-            decrypt=projection.decrypt,
+            decrypt=decrypt,
         )
 
     @app.get("/v1/events", tags=["queries"], responses=responses)
@@ -246,5 +151,3 @@ def install(
             limit=limit,
             as_of=moment(as_of),
         )
-
-    return answer

@@ -10,10 +10,10 @@ from fastapi import FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 
 from ledger.aggregates.webhooks import Webhooks
-from ledger.api.auth import Authenticator
 from ledger.commands.base import ADMIN
 from ledger.errors import NotFound
 from ledger.service import Ledger
+from ledger.web.auth import Authenticator
 
 
 def install(

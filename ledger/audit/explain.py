@@ -1,62 +1,84 @@
 """Explanations read from the event store itself: an auditor trusts no projection file.
 
-The history (up to `as_of`) is projected into a scratch in-memory database, and the
-same query that answers `GET /v1/members/{id}/points` explains the member.
+What explains a member is read, and nothing else: the member's own streams (the stream
+catalog files them under the member: their membership, their awards and the
+reversals in them, their completions), the behaviors and recognitions the awards
+name, and the tenant. Those events (up to `as_of`) are projected into a scratch
+in-memory database, and the query that answers `GET /v1/members/{id}/points` explains
+the member. Its `as_of_position` is the last position of what was read.
 """
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 from typing import Any
 
 import orjson
 
 from consumers.projector import catch_up
-from consumers.sources import RecordedUntil, StoreSource
-from ledger.aggregates.award import AwardReversed, PointsAwarded
+from consumers.sources import NotificationsSource, RecordedUntil, StoreSource
+from ledger.aggregates.award import Award, AwardReversed, PointsAwarded
+from ledger.aggregates.recognition import Recognition as RecognitionStream
 from ledger.aggregates.recognition import RecognitionGiven
 from ledger.aggregates.tenant import Tenant
 from ledger.audit.reciprocity import Recognition
-from ledger.config import Settings
 from ledger.errors import NotFound
 from ledger.ids import tenant_aggregate_id
 from ledger.periods import local_midnight
+from ledger.persistence import Row, notification
 from ledger.projections import queries
 from ledger.projections.projection import Projection
 from ledger.service import Ledger
 from ledger.store import EventStore, topic_of
 
-PAGE = 5_000
 
-
-def scratch_projection(ledger: Ledger, as_of: datetime | None = None) -> Projection:
-    """The history recorded up to `as_of`, projected into memory (nothing is written)."""
+def scratch_projection(
+    ledger: Ledger, as_of: datetime | None = None, source: Any = None
+) -> Projection:
+    """The history recorded up to `as_of` (all of it, or what `source` gives), projected
+    into memory (nothing is written)."""
     projection = Projection(":memory:", decrypt=ledger.personal.decrypt)
-    source: Any = StoreSource(ledger.store)
+    source = source or StoreSource(ledger.store)
     if as_of is not None:
         source = RecordedUntil(source, as_of)
     catch_up(projection, source, rebuild=True)
     return projection
 
 
+def member_history(store: EventStore, tenant_id: str, member_id: str) -> list[Row]:
+    """The events that explain a member's points, in position order."""
+    streams = set(store.records.member_streams(tenant_id, member_id))
+    if not streams:
+        raise NotFound(f"no member {member_id!r}")
+    streams.add(tenant_aggregate_id(tenant_id))
+    rows = store.records.streams_rows(sorted(streams))
+    sources: set[uuid.UUID] = set()
+    for _, _, version, topic, state in rows:
+        if version == 1 and topic.endswith(":PointsAwarded"):
+            source = orjson.loads(state).get("source") or {}
+            if source.get("id"):
+                sources.add(uuid.UUID(source["id"]))
+    missing = sorted(sources - streams)
+    return sorted(rows + (store.records.streams_rows(missing) if missing else []))
+
+
 def explain_member(
-    settings: Settings, tenant_id: str, member_id: str, as_of: datetime | None
+    ledger: Ledger, tenant_id: str, member_id: str, as_of: datetime | None
 ) -> dict[str, Any]:
-    ledger = Ledger.open(settings)
+    rows = member_history(ledger.store, tenant_id, member_id)
+    source = NotificationsSource([notification(r) for r in rows])
+    projection = scratch_projection(ledger, as_of, source)
     try:
-        projection = scratch_projection(ledger, as_of)
-        try:
-            return projection.run(
-                queries.member_points,
-                tenant_id,
-                member_id,
-                as_of=as_of,
-                decrypt=ledger.personal.decrypt,
-            )
-        finally:
-            projection.close()
+        return projection.run(
+            queries.member_points,
+            tenant_id,
+            member_id,
+            as_of=as_of,
+            decrypt=ledger.personal.decrypt,
+        )
     finally:
-        ledger.close()
+        projection.close()
 
 
 def recognitions_of(
@@ -76,23 +98,19 @@ def recognitions_of(
     award_source: dict[str, str] = {}
     reversed_sources: set[str] = set()
     topics = [topic_of(RecognitionGiven), topic_of(PointsAwarded), topic_of(AwardReversed)]
-    after = 0
-    while True:
-        page = store.select(after, PAGE, topics=topics)
-        for n in page:
-            state = orjson.loads(n.state)
-            if state.get("tenant_id") != tenant_id:
-                continue
-            if n.topic == topics[0]:
-                given[state["recognition_id"]] = state
-            elif n.topic == topics[1]:
-                if state["source"]["type"] == "recognition":
-                    award_source[str(n.originator_id)] = state["source"]["id"]
-            elif str(n.originator_id) in award_source:
-                reversed_sources.add(award_source[str(n.originator_id)])
-        if len(page) < PAGE:
-            break
-        after = page[-1].id
+    # Only the tenant's recognitions and awards are read (the stream catalog).
+    kinds = [RecognitionStream.__name__, Award.__name__]
+    for _, stream_id, _, topic, raw in store.records.tenant_rows(tenant_id, kinds):
+        if topic not in topics:
+            continue
+        state = orjson.loads(raw)
+        if topic == topics[0]:
+            given[state["recognition_id"]] = state
+        elif topic == topics[1]:
+            if state["source"]["type"] == "recognition":
+                award_source[str(stream_id)] = state["source"]["id"]
+        elif str(stream_id) in award_source:
+            reversed_sources.add(award_source[str(stream_id)])
     recognitions = [
         Recognition(
             recognition_id=rid,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +26,7 @@ from ledger.store import EventStore
 PAGE = 5_000
 
 
-@dataclass
+@dataclass(slots=True)
 class _Stream:
     version: int = 0
     stored_head: str = ""  # the stored hash of the last event
@@ -43,6 +44,7 @@ class Record:
     version: int
     event_type: str
     state: dict[str, Any] | None  # None: not readable JSON
+    topic: str = ""
     tenant_id: str = ""
     prev: str | None = None
     hash: str | None = None
@@ -56,8 +58,8 @@ def read(position: int, stream_id: uuid.UUID, version: int, topic: str, raw: byt
         if not isinstance(state, dict):
             raise ValueError("not an object")
     except (orjson.JSONDecodeError, ValueError):
-        return Record(position, stream_id, version, event_type, None)
-    record = Record(position, stream_id, version, event_type, state)
+        return Record(position, stream_id, version, event_type, None, topic)
+    record = Record(position, stream_id, version, event_type, state, topic)
     record.tenant_id = str(state.get("tenant_id", ""))
     seal = state.get("seal")
     if isinstance(seal, dict) and isinstance(seal.get("prev"), str):
@@ -99,28 +101,63 @@ def scan(store: EventStore) -> Iterator[Record]:
         after = page[-1].id
 
 
-def check(
-    store: EventStore,
-    digest_positions: tuple[int, ...] = (),
-    progress: Callable[[int], None] | None = None,
-) -> IntegrityReport:
-    """Check every chain; also pin the heads at `digest_positions` (and at the end)."""
-    report = IntegrityReport()
-    streams: dict[uuid.UUID, _Stream] = {}
-    suspicious: set[uuid.UUID] = set()
-    pending = sorted(set(digest_positions))
-    for record in scan(store):
+class Chains:
+    """The chain check, fed one record at a time in position order: per stream only its
+    last version, stored hash and recomputed head, so memory grows with the number of
+    streams, never with their events. Streams that do not add up are `suspicious`.
+
+    With a `capacity`, at most that many streams are held (least recently seen first
+    out); a stream met again after it was let go is `reload`ed: its records before the
+    position are read again and followed as they were the first time.
+    """
+
+    def __init__(
+        self,
+        digest_positions: tuple[int, ...] = (),
+        capacity: int | None = None,
+        reload: Callable[[uuid.UUID, int], list[Record]] | None = None,
+    ) -> None:
+        self.events = 0
+        self.position = 0
+        self.streams: OrderedDict[uuid.UUID, _Stream] = OrderedDict()
+        self.suspicious: set[uuid.UUID] = set()
+        self.heads_at: dict[int, dict[uuid.UUID, tuple[int, str]]] = {}
+        self._pending = sorted(set(digest_positions))
+        self.capacity = capacity if reload is not None else None
+        self.reload = reload
+        self.let_go: set[uuid.UUID] = set()
+
+    def add(self, record: Record) -> None:
+        pending = self._pending
         while pending and record.position > pending[0]:
-            report.heads_at[pending.pop(0)] = _heads(streams)
-        report.events += 1
-        report.position = record.position
-        if progress is not None:
-            progress(record.position)
-        stream = streams.setdefault(
-            record.stream_id, _Stream(stored_head=genesis(record.stream_id))
-        )
-        if not stream.head:
-            stream.head = stream.stored_head
+            self.heads_at[pending.pop(0)] = _heads(self.streams)
+        self.events += 1
+        self.position = record.position
+        if not self._follow(self._stream(record.stream_id, record.position), record):
+            self.suspicious.add(record.stream_id)
+
+    def _stream(self, stream_id: uuid.UUID, position: int) -> _Stream:
+        stream = self.streams.get(stream_id)
+        if stream is not None:
+            if self.capacity is not None:
+                self.streams.move_to_end(stream_id)
+            return stream
+        stream = _Stream(stored_head=genesis(stream_id))
+        stream.head = stream.stored_head
+        if stream_id in self.let_go and self.reload is not None:
+            self.let_go.discard(stream_id)
+            for earlier in self.reload(stream_id, position):
+                self._follow(stream, earlier)
+        self.streams[stream_id] = stream
+        if self.capacity is not None:
+            while len(self.streams) > self.capacity:
+                gone, _ = self.streams.popitem(last=False)
+                self.let_go.add(gone)
+        return stream
+
+    @staticmethod
+    def _follow(stream: _Stream, record: Record) -> bool:
+        """Move the stream on by one record; whether the record links up."""
         ok = (
             record.state is not None
             and record.self_ok
@@ -128,18 +165,39 @@ def check(
             and record.prev == stream.stored_head
             and record.position > stream.position
         )
-        if not ok:
-            suspicious.add(record.stream_id)
-        stream.head = content_hash(record, stream.head) if record.state else "unreadable"
+        if ok and stream.head == stream.stored_head:
+            stream.head = record.hash or ""  # the same hash again: no need to compute it
+        else:
+            stream.head = content_hash(record, stream.head) if record.state else "unreadable"
         stream.version = record.version
         stream.stored_head = record.hash or ""
         stream.position = record.position
         stream.tenant_id = stream.tenant_id or record.tenant_id
-    for position in pending:
-        report.heads_at[position] = _heads(streams)
-    report.heads_at[report.position] = _heads(streams)
-    if suspicious:
-        report.problems = _classify(store, suspicious)
+        return ok
+
+    def finish(self) -> None:
+        for position in self._pending:
+            self.heads_at[position] = _heads(self.streams)
+        self._pending = []
+        self.heads_at[self.position] = _heads(self.streams)
+
+
+def check(
+    store: EventStore,
+    digest_positions: tuple[int, ...] = (),
+    progress: Callable[[int], None] | None = None,
+) -> IntegrityReport:
+    """Check every chain of the whole store; also pin the heads at `digest_positions`
+    (and at the end): what `ledger digest` and a kept digest compare."""
+    chains = Chains(digest_positions)
+    for record in scan(store):
+        chains.add(record)
+        if progress is not None:
+            progress(record.position)
+    chains.finish()
+    report = IntegrityReport(chains.events, chains.position, heads_at=chains.heads_at)
+    if chains.suspicious:
+        report.problems = classify(store, chains.suspicious)
     return report
 
 
@@ -147,12 +205,13 @@ def _heads(streams: dict[uuid.UUID, _Stream]) -> dict[uuid.UUID, tuple[int, str]
     return {sid: (s.version, s.head) for sid, s in streams.items()}
 
 
-def _classify(store: EventStore, suspicious: set[uuid.UUID]) -> list[Problem]:
-    """Name what happened to each stream that does not add up (second, rare pass)."""
+def classify(store: EventStore, suspicious: set[uuid.UUID]) -> list[Problem]:
+    """Name what happened to each stream that does not add up (a second, rare read: of
+    those streams only)."""
     by_stream: dict[uuid.UUID, list[Record]] = {}
-    for record in scan(store):
-        if record.stream_id in suspicious:
-            by_stream.setdefault(record.stream_id, []).append(record)
+    for row in store.records.streams_rows(sorted(suspicious)):
+        record = read(*row)
+        by_stream.setdefault(record.stream_id, []).append(record)
     problems: list[Problem] = []
     for stream_id, records in by_stream.items():
         problems.extend(_classify_stream(stream_id, sorted(records, key=lambda r: r.version)))

@@ -122,6 +122,10 @@ def redecide(command: Command, context: Context) -> Decision | LedgerError:
         return decide(command, context, meta)
     except LedgerError as refusal:
         return refusal
+    finally:
+        settle = getattr(context, "settle", None)
+        if settle is not None:
+            settle()  # a replayed state is left as the history left it
 
 
 def decided_events(decision: Decision) -> list[LedgerEvent]:

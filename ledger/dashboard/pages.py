@@ -21,15 +21,15 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from ledger.api.drift import DRIFT_ROLES
-from ledger.api.headers import PAGE_HEADERS
-from ledger.api.queries import Answer, MinPosition
 from ledger.clock import Clock
 from ledger.commands.base import EARLIEST_YEAR, LATEST_YEAR
 from ledger.dashboard import charts, views
 from ledger.errors import Invalid
 from ledger.projections.facts import Decrypt
 from ledger.store import EventStore
+from ledger.web.auth import DRIFT_ROLES
+from ledger.web.headers import PAGE_HEADERS
+from ledger.web.reading import Answer, MinPosition
 
 HERE = Path(__file__).parent
 PAGES = (

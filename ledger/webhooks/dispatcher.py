@@ -124,7 +124,7 @@ class Dispatcher:
         self.lease = lease
         self.clock = clock or ledger.clock
         self.name = name
-        self.tracking = self.store.factory.tracking_recorder()
+        self.tracking = self.store.tracking_recorder()
         self.topics = [topic_of(t) for t in _event_classes()]
         self.position = int(self.tracking.max_tracking_id(name) or 0)
         self.pending: dict[str, Pending] = {}

@@ -64,6 +64,28 @@ def ledger_env(
     return env
 
 
+# `ledger ARGS...` begun at a given wall-clock moment, its modules already imported: the
+# processes of one test open the store within milliseconds of each other (an
+# orchestrator starting replicas together), not spread over their import times.
+AT_A_MOMENT = """
+import sys, time
+import consumers.projector, consumers.relay, ledger.app, ledger.bootstrap
+from ledger.cli import app
+from ledger.bootstrap import open_ledger
+time.sleep(max(0.0, float(sys.argv[1]) - time.time()))
+app(sys.argv[2:], prog_name="ledger")
+"""
+
+
+def started_together(processes: Iterable[LedgerProcess], lead: float = 4.0) -> None:
+    """Start every process now, each to begin working `lead` seconds from now (enough
+    for all of them to import their modules first)."""
+    moment = time.time() + lead
+    for process in processes:
+        process.start_at = moment
+        process.start()
+
+
 def tail(path: Path, lines: int = 40) -> str:
     try:
         text = path.read_text(errors="replace")
@@ -86,9 +108,11 @@ class LedgerProcess:
         log_dir: Path,
         port: int | None = None,
         ready_text: str | None = None,
+        start_at: float | None = None,
     ) -> None:
         self.name = name
         self.args = args
+        self.start_at = start_at  # wall-clock moment to begin (see `started_together`)
         self.env = env
         self.log_dir = log_dir
         self.port = port
@@ -132,9 +156,14 @@ class LedgerProcess:
         assert not self.alive(), f"{self.name} is already running"
         self.starts += 1
         self.log_path = self.log_dir / f"{self.name}.{self.starts}.log"
+        argv = (
+            [sys.executable, "-m", "ledger.cli", *self.args]
+            if self.start_at is None
+            else [sys.executable, "-c", AT_A_MOMENT, str(self.start_at), *self.args]
+        )
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "ledger.cli", *self.args],
+                argv,
                 # A restart carries on the tests' timeline (never back to where it began).
                 env=process_env(self.env),
                 cwd=self.log_dir,  # no stray .env file is read
@@ -335,6 +364,7 @@ class Ack:
     latency: float  # from its scheduled time to the acknowledgement (open loop)
     attempts: int
     service: float  # from the last attempt's send to its answer
+    replica: int = 0  # which of the driver's URLs acknowledged it
 
 
 @dataclass
@@ -355,6 +385,9 @@ class LoadDriver:
     the rate. Every command has its own Idempotency-Key; a connection error or a
     503 is retried with the SAME key until acknowledged or abandoned at the end of
     the test. Any other non-2xx answer is an error (counted, not retried).
+
+    With `replicas` (more base URLs), command i's attempt k goes to replica (i + k) mod
+    n: commands alternate between them, and a retry lands on another replica.
     """
 
     url: str
@@ -367,6 +400,7 @@ class LoadDriver:
     request_timeout: float = 15.0
     retry_pause: float = 0.1
     give_up_after: float = 180.0  # a command still unacknowledged then is abandoned
+    replicas: list[str] = field(default_factory=list)  # other base URLs of the same ledger
     acks: list[Ack] = field(default_factory=list)
     errors: list[Failure] = field(default_factory=list)
     transient: Counter[str] = field(default_factory=Counter)
@@ -439,11 +473,15 @@ class LoadDriver:
         return index, self.started_at + index / self.rate
 
     def _work(self) -> None:
-        with httpx.Client(
-            base_url=self.url,
-            timeout=httpx.Timeout(self.request_timeout, connect=2.0),
-            headers={"Authorization": f"Bearer {self.api_key}"},
-        ) as client:
+        clients = [
+            httpx.Client(
+                base_url=url,
+                timeout=httpx.Timeout(self.request_timeout, connect=2.0),
+                headers={"Authorization": f"Bearer {self.api_key}"},
+            )
+            for url in [self.url, *self.replicas]
+        ]
+        try:
             while (slot := self._slot()) is not None:
                 index, scheduled = slot
                 wait = scheduled - time.monotonic()
@@ -453,13 +491,17 @@ class LoadDriver:
                     self.sent += 1
                     self.late.append(max(0.0, -wait))
                     self.last_sent_at = time.monotonic()
-                self._send(client, index, scheduled)
+                self._send(clients, index, scheduled)
+        finally:
+            for client in clients:
+                client.close()
 
-    def _send(self, client: httpx.Client, index: int, scheduled: float) -> None:
+    def _send(self, clients: list[httpx.Client], index: int, scheduled: float) -> None:
         command = self.command_for(self.offset + index)
         key = f"{self.prefix}-{self.offset + index}"
         attempts = 0
         while True:
+            client = clients[(index + attempts) % len(clients)]
             attempts += 1
             sent_at = time.monotonic()
             try:
@@ -484,6 +526,7 @@ class LoadDriver:
                                 time.monotonic() - scheduled,
                                 attempts,
                                 time.monotonic() - sent_at,
+                                (index + attempts - 1) % len(clients),
                             )
                         )
                     return
@@ -642,28 +685,29 @@ class LoadTenant:
 # -- what the store, Kafka and the projection files hold ----------------------------------
 
 
-def open_store_ledger(data_dir: Path) -> Any:
-    """The ledger of a data dir (read it while its processes run or after they stopped)."""
+def open_store_ledger(data_dir: Path, store: str | None = None) -> Any:
+    """The ledger of a data dir, or of the event store at URL `store` (read it while its
+    processes run or after they stopped)."""
+    from ledger.bootstrap import open_ledger
     from ledger.config import Settings
-    from ledger.service import Ledger
 
-    return Ledger.open(Settings(data_dir=data_dir, _env_file=None))
+    return open_ledger(Settings(data_dir=data_dir, event_store=store, _env_file=None))
 
 
-def store_head(data_dir: Path) -> int:
+def store_head(data_dir: Path, store: str | None = None) -> int:
     """The store's last position (internal events included)."""
-    ledger = open_store_ledger(data_dir)
+    ledger = open_store_ledger(data_dir, store)
     try:
         return int(ledger.store.max_position())
     finally:
         ledger.close()
 
 
-def store_envelopes(data_dir: Path) -> dict[int, dict[str, Any]]:
+def store_envelopes(data_dir: Path, store: str | None = None) -> dict[int, dict[str, Any]]:
     """Every public event of the store, by position."""
     from consumers.sources import StoreSource
 
-    ledger = open_store_ledger(data_dir)
+    ledger = open_store_ledger(data_dir, store)
     try:
         return {
             e["position"]: e

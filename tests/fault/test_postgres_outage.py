@@ -35,10 +35,10 @@ from fastapi.testclient import TestClient
 
 from consumers.projector import catch_up
 from consumers.sources import StoreSource
-from ledger.api import problems
+from ledger.bootstrap import open_ledger
 from ledger.config import Settings
 from ledger.projections.projection import Projection
-from ledger.service import Ledger
+from ledger.web import problems
 from tests.fault.private_postgres import PrivatePostgres, private_postgres
 from tests.integration import http_server
 from tests.integration.http_server import create_tenant, running_server
@@ -290,7 +290,7 @@ def test_postgres_outage_under_load_answers_503_then_recovers_without_restart(
 
 def check_the_store(url: str, accepted: list[Outcome], every_key: set[str]) -> None:
     """Read back from PostgreSQL itself (a fresh connection, no server cache)."""
-    ledger = Ledger.open(Settings(event_store=url, _env_file=None))  # type: ignore[call-arg]
+    ledger = open_ledger(Settings(event_store=url, _env_file=None))  # type: ignore[call-arg]
     try:
         envelopes = [e for batch in StoreSource(ledger.store).batches(0) for e in batch.envelopes]
         by_id = {e["event_id"]: e for e in envelopes}

@@ -21,6 +21,7 @@ import pytest
 
 from consumers.projector import catch_up
 from consumers.sources import StoreSource
+from ledger.bootstrap import open_ledger
 from ledger.clock import FixedClock
 from ledger.commands.completions import CompleteMission
 from ledger.commands.members import AddMember
@@ -94,7 +95,7 @@ class Projector:
 @contextmanager
 def company(data_dir: Path) -> Iterator[tuple[Ledger, World]]:
     clock = FixedClock(NOW)
-    ledger = Ledger.open(Settings(data_dir=data_dir, _env_file=None), clock=clock)  # type: ignore[call-arg]
+    ledger = open_ledger(Settings(data_dir=data_dir, _env_file=None), clock=clock)  # type: ignore[call-arg]
     try:
         yield ledger, World(ledger, clock).standard()
     finally:
@@ -108,7 +109,7 @@ def complete_missions(world: World, members: range) -> None:
 
 
 def assert_equals_rebuild(store_dir: Path, projection_path: Path) -> None:
-    ledger = Ledger.open(Settings(data_dir=store_dir, _env_file=None))  # type: ignore[call-arg]
+    ledger = open_ledger(Settings(data_dir=store_dir, _env_file=None))  # type: ignore[call-arg]
     try:
         followed = Projection(projection_path, decrypt=ledger.personal.decrypt)
         clean = Projection(":memory:", decrypt=ledger.personal.decrypt)

@@ -13,13 +13,13 @@ from typing import Any
 import httpx
 import uvicorn
 
-from ledger.api.app import SERVER_OPTIONS
-from ledger.bootstrap import EmbeddedRuntime
+from ledger.app import SERVER_OPTIONS
+from ledger.bootstrap import ServeRuntime
 from ledger.config import Settings
 from tests.support import timeline
 
 OPERATOR_TOKEN = "op_integration-test-operator-token"
-LAST_RUNTIME: EmbeddedRuntime | None = None  # lets a test stall the projector
+LAST_RUNTIME: ServeRuntime | None = None  # lets a test stall the projector
 
 
 def free_port() -> int:
@@ -41,7 +41,7 @@ def running_server(data_dir: Path, rate_limit: float = 0, **settings: object) ->
         **settings,
     )  # type: ignore[call-arg]
     global LAST_RUNTIME
-    runtime = EmbeddedRuntime(config, timeline())
+    runtime = ServeRuntime(config, timeline())
     LAST_RUNTIME = runtime
     runtime.start()
     with serving(runtime) as url:
@@ -49,7 +49,7 @@ def running_server(data_dir: Path, rate_limit: float = 0, **settings: object) ->
 
 
 @contextmanager
-def serving(runtime: EmbeddedRuntime) -> Iterator[str]:
+def serving(runtime: ServeRuntime) -> Iterator[str]:
     """The runtime's app on a free loopback port; stops the server and the runtime after."""
     port = free_port()
     server = uvicorn.Server(

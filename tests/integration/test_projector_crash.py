@@ -14,11 +14,11 @@ import pytest
 
 from consumers.projector import catch_up
 from consumers.sources import StoreSource
+from ledger.bootstrap import open_ledger
 from ledger.clock import FixedClock
 from ledger.config import Settings
 from ledger.demo import build_demo
 from ledger.projections.projection import Projection
-from ledger.service import Ledger
 from tests.property.test_projection_properties import tables
 from tests.support import process_env
 
@@ -27,7 +27,7 @@ from tests.support import process_env
 def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data_dir = tmp_path_factory.mktemp("demo")
     clock = FixedClock(datetime(2026, 11, 2, 9, tzinfo=UTC))
-    ledger = Ledger.open(Settings(data_dir=data_dir, _env_file=None), clock=clock)  # type: ignore[call-arg]
+    ledger = open_ledger(Settings(data_dir=data_dir, _env_file=None), clock=clock)  # type: ignore[call-arg]
     build_demo(ledger, clock, clock.now())
     ledger.close()
     return data_dir
@@ -70,7 +70,7 @@ def test_sigkill_mid_batch_then_restart_equals_rebuild(
     process.wait(timeout=10)
     assert process.returncode == -signal.SIGKILL
 
-    ledger = Ledger.open(Settings(data_dir=demo_dir, _env_file=None))  # type: ignore[call-arg]
+    ledger = open_ledger(Settings(data_dir=demo_dir, _env_file=None))  # type: ignore[call-arg]
     restarted = Projection(projection_path, decrypt=ledger.personal.decrypt)
     partial = restarted.source_position("store")
     catch_up(restarted, StoreSource(ledger.store, page=150))

@@ -8,18 +8,18 @@ from pathlib import Path
 import duckdb
 from typer.testing import CliRunner
 
+from ledger.bootstrap import open_ledger
 from ledger.cli import app
 from ledger.clock import FixedClock
 from ledger.commands.completions import CompleteMission
 from ledger.config import Settings
-from ledger.service import Ledger
 from tests.support import World
 
 
 def test_rebuild_as_of_uses_only_events_recorded_up_to_the_moment(
     tmp_path: Path, clock: FixedClock
 ) -> None:
-    ledger = Ledger.open(Settings(data_dir=tmp_path, _env_file=None), clock=clock)  # type: ignore[call-arg]
+    ledger = open_ledger(Settings(data_dir=tmp_path, _env_file=None), clock=clock)  # type: ignore[call-arg]
     world = World(ledger, clock).standard()
     world.run(CompleteMission(mission_id="follow-up", member_id="ana"), world.service)
     cut = clock.now()

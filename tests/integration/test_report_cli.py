@@ -69,7 +69,8 @@ def test_the_heatmap_picture_has_the_snapshots_numbers_as_svg_and_png(
 
 
 def test_alignment_and_leaderboard_pictures_are_drawn(demo: Path, tmp_path: Path) -> None:
-    for kind, period in (("alignment", "week"), ("leaderboard", "month")):
+    # Monthly: the demo's strategy turn (week 6 of 26) lies within the trend's months.
+    for kind, period in (("alignment", "month"), ("leaderboard", "month")):
         out = tmp_path / f"{kind}.svg"
         ledger(
             "report",
@@ -90,7 +91,7 @@ def test_alignment_and_leaderboard_pictures_are_drawn(demo: Path, tmp_path: Path
         for line in ET.fromstring((tmp_path / "alignment.svg").read_text()).iter(f"{SVG}line")
         if line.get("data-testid") == "revision-marker"
     ]
-    assert len(markers) == 1  # the demo revises its strategy once
+    assert len(markers) == 1  # the demo turns its strategy once
 
 
 def test_wrong_use_is_refused_with_a_clear_message(demo: Path, tmp_path: Path) -> None:

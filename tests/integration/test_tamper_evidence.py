@@ -294,17 +294,8 @@ def cli_env(url: str, data_dir: Path) -> dict[str, str]:
 
 
 def ledger_cli(url: str, data_dir: Path, *argvs: list[str]) -> list[Outcome]:
-    """Run `ledger` once per argv and parse the JSON each prints.
-
-    On SQLite they run all at once (they only read). On PostgreSQL one after the other:
-    every process opening the store runs the library's DDL (`CREATE OR REPLACE
-    FUNCTION ...`), and two doing so at the same moment can fail with "tuple
-    concurrently updated", which says nothing about tamper evidence."""
-    outcomes: list[Outcome] = []
-    if url.startswith("postgres"):
-        for argv in argvs:
-            outcomes.extend(_run_cli(url, data_dir, [argv]))
-        return outcomes
+    """Run `ledger` once per argv, all at once, and parse the JSON each prints (processes
+    opening one store together is what ledger.persistence's start-up lock is for)."""
     return _run_cli(url, data_dir, list(argvs))
 
 

@@ -394,7 +394,7 @@ def test_an_honest_history_verifies_and_every_point_is_explained(
         assert result.events >= len(h.envelopes) and result.commands >= len(invocations)
         record = Record(h.envelopes)
         for member_id in MEMBERS:
-            doc = explain_member(h.settings(), tenant_id, member_id, None)
+            doc = explain_member(h.ledger, tenant_id, member_id, None)
             awards = [a for a in record.of(tenant_id) if a.member == member_id]
             expected = sum(a.points for a in awards if record.counted(a))
             assert sum(e["points"] for e in doc["awards"]) == doc["balance"] == expected
@@ -774,7 +774,7 @@ def test_points_as_of_before_a_member_was_recorded_is_not_found() -> None:
         record = Record(h.envelopes)
         moment = record.joined[("acme", "ana")] - timedelta(seconds=1)
         with pytest.raises(NotFound):
-            explain_member(h.settings(), "acme", "ana", moment)  # the audit CLI's answer
+            explain_member(h.ledger, "acme", "ana", moment)  # the audit CLI's answer
         full = Projection(":memory:", decrypt=h.ledger.personal.decrypt)
         try:
             catch_up(full, StoreSource(h.ledger.store))

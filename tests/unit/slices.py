@@ -97,11 +97,14 @@ def _create_tenant(
     """`redecide` for CreateTenant: the same handler, with a context that can make a key."""
     handler = HANDLERS[CreateTenant].handler
     meta = EventMetadata(invocation.received_at, str(invocation.command_id))
+    context = _TenantContext(state, invocation)
     with event_metadata(meta):
         try:
-            decision: Decision = handler(command, _TenantContext(state, invocation))
+            decision: Decision = handler(command, context)
         except LedgerError as refusal:
             return refusal
+        finally:
+            context.settle()
     return decision
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.api.problems import STATUS_OF, status_of
 from ledger.commands.completions import CompleteMission
 from ledger.commands.recognitions import GiveRecognition
 from ledger.errors import (
@@ -15,6 +14,7 @@ from ledger.errors import (
     SlotTaken,
     _by_code,
 )
+from ledger.web.problems import STATUS_OF, status_of
 from tests.support import World
 
 

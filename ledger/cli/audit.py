@@ -43,15 +43,17 @@ def register(
     ) -> None:
         """Explain every point the member holds: event, rule, inputs, command, reversal."""
         from ledger.audit.explain import explain_member
+        from ledger.bootstrap import open_ledger
         from ledger.clock import as_utc
         from ledger.errors import NotFound
 
+        ledger = open_ledger(settings_for(data_dir))
         try:
-            document = explain_member(
-                settings_for(data_dir), tenant, member_id, as_utc(as_of) if as_of else None
-            )
+            document = explain_member(ledger, tenant, member_id, as_utc(as_of) if as_of else None)
         except NotFound as error:
             raise refuse(str(error)) from None
+        finally:
+            ledger.close()
         if as_json:
             emit(document)
             return
@@ -72,6 +74,14 @@ def register(
     @app.command()
     def verify(
         tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant.")] = None,
+        shard: Annotated[
+            str | None,
+            typer.Option(
+                "--shard",
+                help="I/N: only the tenants in shard I of N (N processes split the work; "
+                "merge their JSON by summing events and joining problems).",
+            ),
+        ] = None,
         start: Annotated[
             datetime | None, typer.Option("--from", help="Commands recorded from then on.")
         ] = None,
@@ -83,11 +93,21 @@ def register(
         data_dir: DataDir = None,
     ) -> None:
         """Check tamper evidence and re-decide every recorded command; exit 1 on any problem."""
-        from ledger.audit.verify import Digest
+        from ledger.audit.verify import Digest, Shard
         from ledger.audit.verify import verify as run_verify
         from ledger.bootstrap import open_ledger
         from ledger.clock import as_utc
 
+        part = None
+        if shard is not None:
+            try:
+                part = Shard.parse(shard)
+            except ValueError:
+                raise refuse(f"--shard {shard!r}: give I/N, 1 <= I <= N (e.g. 2/4)", 2) from None
+            if digest is not None:
+                raise refuse(
+                    "--digest pins the whole history: verify it without --shard", 2
+                ) from None
         kept = None
         if digest is not None:
             try:
@@ -98,17 +118,15 @@ def register(
         try:
             total = ledger.store.max_position() or 1
             with Progress(console=console, transient=True, disable=as_json) as bar:
-                tasks = {
-                    "chains": bar.add_task("checking seals", total=total),
-                    "decisions": bar.add_task("re-deciding commands", total=total),
-                }
+                task = bar.add_task("checking seals and re-deciding commands", total=total)
                 result = run_verify(
                     ledger.store,
                     tenant=tenant,
+                    shard=part,
                     start=as_utc(start) if start else None,
                     end=as_utc(end) if end else None,
                     kept=kept,
-                    progress=lambda phase, p: bar.update(tasks[phase], completed=p),
+                    progress=lambda n: bar.advance(task, n),
                 )
         finally:
             ledger.close()
@@ -122,9 +140,10 @@ def register(
                     highlight=False,
                 )
             verdict = "[green]ok[/]" if result.ok else f"[red]{len(result.problems)} problem(s)[/]"
+            where = f" (shard {result.shard}, {result.tenants} tenants)" if result.shard else ""
             console.print(
-                f"{verdict}: {result.events} events, {result.commands} commands re-decided "
-                f"in {result.seconds:.1f}s",
+                f"{verdict}{where}: {result.events} events, {result.commands} commands "
+                f"re-decided in {result.seconds:.1f}s",
                 highlight=False,
             )
         if not result.ok:

@@ -100,14 +100,14 @@ def _serve(
 
     import uvicorn
 
-    from ledger.api.app import SERVER_OPTIONS
-    from ledger.bootstrap import EmbeddedRuntime
+    from ledger.app import SERVER_OPTIONS
+    from ledger.bootstrap import ServeRuntime
     from ledger.logs import mask
     from ledger.projections.files import ProjectionInUse
 
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # see stop_on_sigterm
     try:
-        runtime = EmbeddedRuntime(settings, clock)
+        runtime = ServeRuntime(settings, clock)
     except ProjectionInUse as error:
         raise refuse(str(error)) from None
     runtime.start()
@@ -190,7 +190,7 @@ def demo(
         )
         ledger.close()
         # Derive the projections before serving, so the first query finds them ready.
-        events, seconds = rebuild_into(settings, "store", settings.projection_path)
+        events, seconds = _rebuild(settings, "store", settings.projection_path)
         console.print(f"projections of {events} events built in {seconds:.1f}s")
         ledger = open_ledger(settings, clock)
     else:
@@ -233,142 +233,43 @@ def project(
     metrics_port: MetricsPort = None,
 ) -> None:
     """Run the projector as its own process: follow the source into DuckDB."""
-    from consumers.projector import Follower
-    from consumers.snapshots import Snapshots
-    from ledger.bootstrap import (
-        drift_raiser,
-        kafka_source,
-        open_ledger,
-        snapshot_path,
-        store_source,
-    )
+    from ledger.bootstrap import ProjectorRuntime, snapshot_path
     from ledger.projections.files import ProjectionInUse
 
     stopping = stop_on_sigterm()
     settings = settings_for(data_dir)
     _check_source(settings, source)
-    ledger = open_ledger(settings)
     try:
-        projection = _open_when_possible(settings, ledger, stopping)
+        runtime = ProjectorRuntime(
+            settings,
+            source,
+            group,
+            snapshot_every,
+            batch_size,
+            metrics_port,
+            stopping,
+            progress=(lambda n: print(f"committed {n}", flush=True)) if report else None,
+        )
     except ProjectionInUse as error:
-        ledger.close()
         raise refuse(str(error)) from None
-    if projection is None:
-        ledger.close()
-        return
-    follow: Any = (
-        kafka_source(settings, projection, group_id=group)
-        if source == "kafka"
-        else store_source(ledger, page=batch_size)
-    )
-    follower = Follower(
-        projection,
-        follow,
-        interval=0.1,
-        snapshots=Snapshots(projection, snapshot_path(settings), snapshot_every),
-        progress=(lambda n: print(f"committed {n}", flush=True)) if report else None,
-    )
-    ops = _ops_server(
-        settings,
-        metrics_port,
-        "projector",
-        healthy=lambda: (follower.healthy(), {"failures": follower.failures}),
-        lag=projection.applied_position,
-        store=ledger.store,
-    )
-    origin = (
-        f"Kafka topic {settings.kafka_topic} at {settings.kafka_bootstrap} (group {group})"
-        if source == "kafka"
-        else _masked(settings.event_store_url)
-    )
-    console.print(
-        f"projecting {origin} into {projection.path} "
-        f"(analysts' snapshot: {snapshot_path(settings)}); Ctrl-C stops",
-        highlight=False,
-    )
-    # The drift watch reads this process's projection and raises through its ledger.
-    raiser = drift_raiser(settings, projection, ledger)
-    raiser.start()
-    try:
-        follower.run(stopping)
-    finally:
-        raiser.stop()
-        if ops is not None:
-            ops.stop()
-        if hasattr(follow, "close"):
-            follow.close()
-        projection.close()
-        ledger.close()
-
-
-def _open_when_possible(settings: Settings, ledger: Any, stopping: Any) -> Any:
-    """Open the projection file, waiting out a full or unwritable disk (logged, retried)."""
-    import duckdb
-
-    from ledger.bootstrap import open_projection
-    from ledger.logs import cause, get_logger
-
-    backoff = 0.5
-    while not stopping.is_set():
-        try:
-            return open_projection(settings, ledger, owner="project")
-        except (duckdb.Error, OSError) as error:
-            get_logger("ledger.projector").error(
-                "cannot open the projection file; retrying",
-                file=settings.projection_path.name,
-                error=cause(error),
-                retry_in_s=backoff,
-            )
-            stopping.wait(backoff)
-            backoff = min(backoff * 2, 10.0)
-    return None
+    if runtime.projection is not None:
+        origin = (
+            f"Kafka topic {settings.kafka_topic} at {settings.kafka_bootstrap} (group {group})"
+            if source == "kafka"
+            else _masked(settings.event_store_url)
+        )
+        console.print(
+            f"projecting {origin} into {runtime.projection.path} "
+            f"(analysts' snapshot: {snapshot_path(settings)}); Ctrl-C stops",
+            highlight=False,
+        )
+    runtime.run()
 
 
 def _masked(url: str) -> str:
     from ledger.logs import mask
 
     return mask(url)
-
-
-def _ops_server(
-    settings: Settings,
-    port: int | None,
-    process: str,
-    healthy: Any,
-    lag: Any,
-    store: Any,
-    extra: Any = None,
-) -> Any:
-    """/metrics and /healthz of a relay or projector process, when a port is configured."""
-    port = settings.metrics_port if port is None else port
-    if not port:
-        return None
-    from prometheus_client import CollectorRegistry, Gauge
-
-    from ledger.bootstrap import clock_for
-    from ledger.monitoring import OpsServer, projection_lag
-
-    registry = CollectorRegistry()
-    lag_events = Gauge(
-        f"ledger_{process}_lag_events", "Events recorded but not yet handled", registry=registry
-    )
-    lag_seconds = Gauge(
-        f"ledger_{process}_lag_seconds",
-        "Age of the oldest event not yet handled",
-        registry=registry,
-    )
-    up = Gauge(f"ledger_{process}_healthy", "1 while the loop makes progress", registry=registry)
-    if extra is not None:
-        extra(registry)
-    clock = clock_for(settings)
-
-    def scrape() -> None:
-        events, seconds = projection_lag(store, lag(), clock.now())
-        lag_events.set(events)
-        lag_seconds.set(seconds)
-        up.set(1 if healthy()[0] else 0)
-
-    return OpsServer(port, registry, healthy, before_scrape=scrape).start()
 
 
 def _check_source(settings: Settings, source: str) -> None:
@@ -381,53 +282,18 @@ def _check_source(settings: Settings, source: str) -> None:
 @app.command()
 def relay(data_dir: DataDir = None, metrics_port: MetricsPort = None) -> None:
     """Publish new events from the event store to Kafka (production mode)."""
-    from prometheus_client import Counter
-
-    from consumers.relay import Relay
-    from ledger.bootstrap import dispatcher, open_ledger
+    from ledger.bootstrap import RelayRuntime
 
     settings = settings_for(data_dir)
     _check_source(settings, "kafka")
-    ledger = open_ledger(settings)
-    publisher = Relay(settings, ledger.store)
-    stop_on_sigterm(publisher.stopping)
-    published: list[Any] = []
-
-    def counters(registry: Any) -> None:
-        published.append(
-            Counter(
-                "ledger_relay_published", "Records acknowledged by the broker", registry=registry
-            )
-        )
-
-    ops = _ops_server(
-        settings,
-        metrics_port,
-        "relay",
-        healthy=lambda: (
-            publisher.failures == 0 or time.monotonic() - publisher.last_ok < 60,
-            {"failures": publisher.failures, "position": publisher.position_or_none()},
-        ),
-        lag=publisher.position,
-        store=ledger.store,
-        extra=counters,
-    )
+    runtime = RelayRuntime(settings, metrics_port)
+    stop_on_sigterm(runtime.stopping)
     console.print(
         f"relaying {_masked(settings.event_store_url)} to {settings.kafka_bootstrap} "
-        f"topic {settings.kafka_topic} from position {publisher.position()}",
+        f"topic {settings.kafka_topic} from position {runtime.publisher.position()}",
         highlight=False,
     )
-    # The relay is the gateway to the outside: it also delivers webhooks from the store.
-    hooks = dispatcher(settings, ledger)
-    hooks.start()
-    try:
-        publisher.run(on_page=published[0].inc if published else None)
-    finally:
-        hooks.stop()
-        if ops is not None:
-            ops.stop()
-        publisher.close()
-        ledger.close()
+    runtime.run()
 
 
 @app.command()
@@ -463,56 +329,32 @@ def rebuild(
         if moment is None
         else settings.projection_path.with_name(f"projections-asof-{moment:%Y%m%dT%H%M%SZ}.duckdb")
     )
-    applied, elapsed = rebuild_into(settings, source, target, moment)
+    applied, elapsed = _rebuild(settings, source, target, moment)
     console.print(
         f"{applied} events in {elapsed:.1f}s ({applied / max(elapsed, 1e-9):,.0f}/s) -> {target}"
     )
 
 
-def rebuild_into(
+def _rebuild(
     settings: Settings, source: str, target: Path, moment: datetime | None = None
 ) -> tuple[int, float]:
-    """Build `target` afresh from the source in a side file, then swap it in with its WAL.
+    """bootstrap.rebuild_into with a progress bar; refuses (exit 1) while another process
+    owns the target."""
+    from ledger.bootstrap import rebuild_into
+    from ledger.projections.files import ProjectionInUse
 
-    Refuses (exit 1) while another process owns the target; returns (events, seconds).
-    """
-    from consumers.projector import catch_up
-    from consumers.sources import RecordedUntil
-    from ledger.bootstrap import kafka_source, open_ledger, open_projection, store_source
-    from ledger.projections.files import OwnerLock, ProjectionInUse, remove_database, swap_in
-
-    claim = OwnerLock(target, "rebuild")
-    try:
-        claim.acquire()
-    except ProjectionInUse as error:
-        raise refuse(f"cannot rebuild: {error}, or rebuild into --output FILE") from None
-    try:
-        building = target.with_name(target.name + ".building")
-        remove_database(building)  # a side file a killed rebuild left
-        ledger = open_ledger(settings)
-        projection = open_projection(settings, ledger, building)
-        total = ledger.store.max_position()
-        started = time.perf_counter()
-        replay: Any = (
-            kafka_source(settings, projection, until_end=True)
-            if source == "kafka"
-            else store_source(ledger, page=10_000)
-        )
-        if moment is not None:
-            replay = RecordedUntil(replay, moment)
-        with Progress(console=console, transient=True) as bar:
-            task = bar.add_task(f"rebuilding from {source}", total=total or 1)
-            applied = catch_up(
-                projection, replay, progress=lambda n: bar.update(task, advance=n), rebuild=True
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task(f"rebuilding from {source}", total=1)
+        try:
+            return rebuild_into(
+                settings,
+                source,
+                target,
+                moment,
+                progress=lambda done, total: bar.update(task, completed=done, total=total or 1),
             )
-        if hasattr(replay, "close"):
-            replay.close()
-        projection.close()  # checkpointed: the side file has no WAL
-        ledger.close()
-        swap_in(building, target)
-    finally:
-        claim.release()
-    return applied, time.perf_counter() - started
+        except ProjectionInUse as error:
+            raise refuse(f"cannot rebuild: {error}, or rebuild into --output FILE") from None
 
 
 schema_app = typer.Typer(help="Event schemas.", no_args_is_help=True)
@@ -611,43 +453,20 @@ def report(
         console.print(f"{kind} of {tenant} -> {path}")
 
 
-# What an analyst's connection may do: read the snapshot's tables, nothing else. The
-# configuration is locked once the time zone is set (ICU is built in: no file is read).
-LOCKED_DOWN: dict[str, str | bool | int | float | list[str]] = {
-    "enable_external_access": False,
-    "autoinstall_known_extensions": False,
-    "allow_community_extensions": False,
-}
-
-
 def _analyst_connection(settings: Settings, locked: bool = False) -> Any:
-    """The analysts' snapshot (or, with no server running, the projection file), read-only;
-    `locked`: no file, database, extension or setting beyond it is reachable."""
-    import duckdb
+    from ledger.bootstrap import NoProjections, analyst_connection
 
-    from ledger.bootstrap import snapshot_path
-
-    for path in (snapshot_path(settings), settings.projection_path):
-        if path.exists():
-            config = LOCKED_DOWN if locked else {}
-            con = duckdb.connect(str(path), read_only=True, config=config)
-            con.execute("SET TimeZone = 'UTC'")
-            if locked:
-                con.execute("SET autoload_known_extensions = false")
-                con.execute("SET lock_configuration = true")
-            return con
-    raise refuse(f"no projections under {settings.data_dir}: run `ledger rebuild`")
+    try:
+        return analyst_connection(settings, locked)
+    except NoProjections as error:
+        raise refuse(str(error)) from None
 
 
 def _register_more() -> None:
-    from ledger.audit import cli as audit
-    from ledger.drift import cli as drift
+    from ledger.cli import audit, drift
 
     audit.register(app, console, settings_for, refuse)
     drift.register(app, console, settings_for, refuse)
 
 
 _register_more()
-
-if __name__ == "__main__":
-    app()

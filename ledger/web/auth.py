@@ -9,13 +9,15 @@ import time
 
 from fastapi import Request
 
-from ledger.api.problems import Problem
 from ledger.commands.base import Caller
 from ledger.errors import Forbidden, Unauthenticated
 from ledger.service import Ledger
+from ledger.web.problems import Problem
 
 READ_ROLES = ("admin", "manager", "service", "analyst")
 FEED_ROLES = ("admin", "analyst")
+# The drift watch and its recalibration: people who act on the company's alignment.
+DRIFT_ROLES = ("admin", "manager", "analyst")
 
 
 # Keys and tokens are URL-safe ASCII; anything else cannot be one (and is not looked up).

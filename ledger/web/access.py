@@ -15,8 +15,8 @@ from typing import Any
 
 import structlog
 
-from ledger.api.headers import ANSWER_HEADERS
 from ledger.logs import get_logger
+from ledger.web.headers import ANSWER_HEADERS
 
 log = get_logger("ledger.access")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")

@@ -1,4 +1,6 @@
-"""The FastAPI application of the ledger."""
+"""The ledger's web app: the API (ledger.api) and the dashboard (ledger.dashboard) on
+one FastAPI application, with the operations routes (/healthz, /metrics, the analysts'
+snapshot). Neither half imports the other: what they share is ledger.web."""
 
 from __future__ import annotations
 
@@ -9,21 +11,23 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 from fastapi_offline import FastAPIOffline
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from consumers.snapshots import Snapshots
-from ledger.api import catalog, commands, drift, problems, queries, webhooks
-from ledger.api.access import AccessLog
-from ledger.api.auth import FEED_ROLES, Authenticator, RateLimiter
-from ledger.api.headers import DocsHeaders
+from ledger.api import catalog, commands, drift, queries, webhooks
 from ledger.clock import Clock
 from ledger.commands.webhooks import RegisterWebhook
 from ledger.dashboard import pages
-from ledger.monitoring import projection_lag
+from ledger.monitoring import HttpMetrics
 from ledger.projections.projection import Projection
 from ledger.service import Ledger
+from ledger.web import problems
+from ledger.web.access import AccessLog
+from ledger.web.auth import FEED_ROLES, Authenticator, RateLimiter
+from ledger.web.headers import DocsHeaders
+from ledger.web.reading import reader
 from ledger.webhooks.urls import check_url
 from ledger.writer import Writer
 
@@ -82,18 +86,22 @@ def _document_security(schema: dict[str, Any]) -> None:
 def create_app(
     ledger: Ledger,
     projection: Projection,
+    writer: Writer,
     operator_token: str,
+    *,
+    metrics: HttpMetrics | None = None,
     rate_limit: float = 100.0,
     clock: Clock | None = None,
     snapshots: Snapshots | None = None,
     auth_failure_rate: float = 1.0,
     operator_rate: float = 2.0,
     trusted_proxies: str = "",
-    writer: Writer | None = None,
     webhook_allow_private: bool = False,
 ) -> FastAPI:
+    """The app over one process's ledger, projection and single writer (ledger.bootstrap
+    assembles them; the app closes the writer when it shuts down)."""
     clock = clock or ledger.clock
-    writer = writer or Writer(ledger.store)
+    metrics = metrics or HttpMetrics()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -108,39 +116,6 @@ def create_app(
         description="Missions, value tags, recognitions, campaigns and strategy "
         "alignment, as an event-sourced ledger.",
     )
-    registry = CollectorRegistry()
-    requests = Counter(
-        "ledger_http_requests_total",
-        "HTTP requests",
-        ["method", "route", "status"],
-        registry=registry,
-    )
-    latency = Histogram(
-        "ledger_http_request_seconds", "HTTP latency", ["method", "route"], registry=registry
-    )
-    outcomes = Counter(
-        "ledger_commands_total", "Command outcomes", ["command", "outcome"], registry=registry
-    )
-    lag_events = Gauge(
-        "ledger_projection_lag_events", "Events recorded but not yet projected", registry=registry
-    )
-    lag_seconds = Gauge(
-        "ledger_projection_lag_seconds",
-        "Age of the oldest event not yet projected",
-        registry=registry,
-    )
-    head = Gauge(
-        "ledger_event_store_position",
-        "Last position recorded in the event store",
-        registry=registry,
-    )
-    snapshot_copies = Gauge(
-        "ledger_snapshot_copies", "Analysts' snapshots copied since start", registry=registry
-    )
-    snapshot_seconds = Gauge(
-        "ledger_snapshot_copy_seconds", "How long the last snapshot copy took", registry=registry
-    )
-
     auth = Authenticator(
         ledger, operator_token, RateLimiter(rate_limit), auth_failure_rate, operator_rate
     )
@@ -150,22 +125,19 @@ def create_app(
         ledger,
         writer,
         auth,
-        lambda c, o: outcomes.labels(c, o).inc(),
+        metrics.command,
         RESPONSES,
         {RegisterWebhook: lambda body: check_url(body["url"], webhook_allow_private)},
     )
     webhooks.install(app, ledger, auth, RESPONSES)
-    answer = queries.install(app, projection, auth, clock, RESPONSES, ledger.store.max_position)
+    answer = reader(projection, auth, ledger.store.max_position)
+    queries.install(app, answer, clock, projection.decrypt, RESPONSES)
     catalog.install(app, answer, clock, projection.decrypt, RESPONSES)
     drift.install(app, answer, clock, RESPONSES, ledger.store)
     pages.install(app, answer, clock, projection.decrypt, ledger.store)
 
-    def observe(method: str, route: str, status: int, seconds: float) -> None:
-        requests.labels(method, route, str(status)).inc()
-        latency.labels(method, route).observe(seconds)
-
     app.add_middleware(DocsHeaders)
-    app.add_middleware(AccessLog, observe=observe)
+    app.add_middleware(AccessLog, observe=metrics.request)
     if trusted_proxies.strip():
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trusted_proxies)
 
@@ -204,16 +176,10 @@ def create_app(
         }
 
     @app.get("/metrics", tags=["operations"], response_class=Response)
-    def metrics() -> Response:
+    def prometheus() -> Response:
         """Prometheus text metrics, projection lag included (events and seconds)."""
-        head.set(ledger.store.max_position())
-        events, seconds = projection_lag(ledger.store, projection.applied_position(), clock.now())
-        lag_events.set(events)
-        lag_seconds.set(seconds)
-        if snapshots is not None:
-            snapshot_copies.set(snapshots.copies)
-            snapshot_seconds.set(snapshots.cost)
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        metrics.scrape(ledger.store, projection.applied_position(), clock.now(), snapshots)
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
