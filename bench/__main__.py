@@ -1,6 +1,8 @@
 """Every row of the performance table, each beside its bare baseline from the same run.
 
-    python -m bench [--quick | --smoke] [--json FILE] [--only http,commands,store,kafka]
+    python -m bench [--quick | --smoke] [--json FILE] [--only SECTION,...]
+
+Sections: http, commands, store, kafka, fleet (PostgreSQL + Kafka replicas), verify.
 
 HTTP load comes from wrk and from an open-loop generator, each its own process; the
 rebuilds run in processes of their own so their peak memory is theirs. `--quick`
@@ -45,7 +47,7 @@ def main() -> int:
     mode.add_argument("--quick", action="store_true", help="smaller sizes, about 3 minutes")
     mode.add_argument("--smoke", action="store_true", help="tiny sizes; every row runs once")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
-    parser.add_argument("--only", default="http,commands,store,kafka")
+    parser.add_argument("--only", default="http,commands,store,kafka,fleet,verify")
     args = parser.parse_args()
     size_name = "smoke" if args.smoke else "quick" if args.quick else "full"
     sizes = rows.SIZES[size_name]
@@ -61,6 +63,8 @@ def main() -> int:
             "store": lambda: rows.store_rows(sizes, work),
             "http": lambda: rows.http_rows(sizes, work),
             "kafka": lambda: rows.kafka_rows(sizes, work),
+            "fleet": lambda: rows.fleet_rows(sizes, work),
+            "verify": lambda: rows.verify_rows(sizes, work),
         }
         for name, section in sections.items():
             if name not in args.only.split(","):

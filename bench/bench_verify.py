@@ -21,6 +21,7 @@ import orjson
 
 from ledger import demo
 from ledger.audit.verify import verify
+from ledger.bootstrap import open_ledger
 from ledger.clock import FixedClock
 from ledger.config import Settings
 from ledger.service import Ledger
@@ -28,7 +29,7 @@ from ledger.service import Ledger
 
 def build(data_dir: Path, tenants: int) -> None:
     end = datetime(2026, 11, 20, 12, tzinfo=UTC)
-    ledger = Ledger.open(Settings(data_dir=data_dir, _env_file=None))
+    ledger = open_ledger(Settings(data_dir=data_dir, _env_file=None))
     try:
         for n in range(tenants):
             demo.TENANT = f"company-{n}"  # the demo writes one tenant; one history each
@@ -60,7 +61,7 @@ def main() -> None:
         started = time.perf_counter()
         build(data_dir, args.tenants)
         print(f"history written in {time.perf_counter() - started:.0f}s")
-        ledger = Ledger.open(Settings(data_dir=data_dir, _env_file=None))
+        ledger = open_ledger(Settings(data_dir=data_dir, _env_file=None))
         try:
             started = time.perf_counter()
             events = bare_read(ledger)

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from ledger import bootstrap
 from ledger.aggregates.base import LedgerAggregate
 from ledger.clock import FixedClock
 from ledger.commands.base import Caller
@@ -25,6 +26,7 @@ from ledger.commands.tenancy import CreateTenant
 from ledger.config import Settings
 from ledger.events import LedgerEvent
 from ledger.service import Ledger
+from ledger.store import WriteBatch
 from ledger.writer import Writer
 
 NOW = datetime(2026, 6, 10, 12, tzinfo=UTC)
@@ -46,7 +48,7 @@ def open_ledger(store: str) -> Ledger:
         url = f"{dsn}?schema=bench_{uuid.uuid4().hex[:8]}"
     else:
         url = f"sqlite:///{tempfile.mkdtemp(prefix='bench-')}/events.sqlite"
-    return Ledger.open(Settings(event_store=url, _env_file=None), clock=FixedClock(NOW))
+    return bootstrap.open_ledger(Settings(event_store=url, _env_file=None), clock=FixedClock(NOW))
 
 
 def set_up(ledger: Ledger, members: int) -> tuple[Caller, Caller]:
@@ -93,8 +95,10 @@ def recognition(i: int, members: int) -> GiveRecognition:
     return GiveRecognition(from_member=f"m{a}", to_member=f"m{b}", value="teamwork", points=1)
 
 
-def _run(ledger: Ledger, command: GiveRecognition, caller: Caller) -> Callable[[], object]:
-    return lambda: ledger.execute(command, caller)
+def _run(
+    ledger: Ledger, command: GiveRecognition, caller: Caller
+) -> Callable[[WriteBatch], object]:
+    return lambda batch: ledger.execute(command, caller, batch=batch)
 
 
 def measure(n: int, store: str = "sqlite") -> dict[str, float]:

@@ -34,12 +34,13 @@ class Sizes:
     small_behaviors: int  # the small history the lag is compared with
     kafka_behaviors: int  # the history relayed to Kafka and rebuilt from it
     query_repeats: int  # timed runs of each query (p95 of them)
+    verify_behaviors: int  # the history `ledger verify` checks (0.3M behaviors: ~1M events)
 
 
 SIZES = {
-    "smoke": Sizes(2, 50, 2, 50, 2_000, 50, 300, 1_000, 5),
-    "quick": Sizes(6, 500, 8, 600, 100_000, 1_000, 2_000, 20_000, 30),
-    "full": Sizes(15, 500, 20, 3_000, 1_000_000, 1_000, 5_000, 100_000, 60),
+    "smoke": Sizes(2, 50, 2, 50, 2_000, 50, 300, 1_000, 5, 1_000),
+    "quick": Sizes(6, 500, 8, 600, 100_000, 1_000, 2_000, 20_000, 30, 30_000),
+    "full": Sizes(15, 500, 20, 3_000, 1_000_000, 1_000, 5_000, 100_000, 60, 300_000),
 }
 
 

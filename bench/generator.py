@@ -35,6 +35,7 @@ from typing import Any
 import orjson
 
 from bench.common import PYTHON, ROOT, run_child
+from ledger.bootstrap import open_ledger
 from ledger.events import LedgerEvent
 
 TENANT = "bench"
@@ -105,9 +106,8 @@ class History:
         from ledger.commands.base import Caller
         from ledger.commands.tenancy import IssueApiKey
         from ledger.config import Settings
-        from ledger.service import Ledger
 
-        ledger = Ledger.open(Settings(data_dir=data_dir, _env_file=None))
+        ledger = open_ledger(Settings(data_dir=data_dir, _env_file=None))
         try:
             issued = ledger.execute(
                 IssueApiKey(role="admin", label="bench admin"),
@@ -173,7 +173,6 @@ def _set_up(
     from ledger.commands.strategy import DefineValue, ReviseStrategy
     from ledger.commands.tenancy import CreateTenant
     from ledger.config import Settings
-    from ledger.service import Ledger
 
     start = END - timedelta(weeks=WEEKS)
     settings = Settings(
@@ -181,7 +180,7 @@ def _set_up(
         aggregate_cache_size=1_000,
         _env_file=None,
     )
-    ledger = Ledger.open(settings, clock=FixedClock(start - timedelta(days=1)))
+    ledger = open_ledger(settings, clock=FixedClock(start - timedelta(days=1)))
     admin = Caller(TENANT, "admin", "bench set-up")
     try:
         ledger.execute(
@@ -292,6 +291,7 @@ class _Events:
         self.rng = rng
         self.stored_event = StoredEvent
         self.rows: list[Any] = []
+        self.streams: list[Any] = []  # catalog entries of the streams the rows open
         self.count = 0
         self.moment = ""
         self.cause = ""
@@ -342,13 +342,28 @@ class _Events:
         stored["seal"] = {"prev": prev, "hash": digest}
         stored["schema_version"] = state["schema_version"]
         self.rows.append(self.stored_event(stream, version, topic, orjson.dumps(stored)))
+        if version == 1:
+            from ledger.aggregates.base import AGGREGATE_OF
+            from ledger.persistence import StreamEntry
+
+            member = payload.get("member_id")
+            kind = AGGREGATE_OF[cls].__name__
+            self.streams.append(StreamEntry(stream, TENANT, kind, member))
         return event_id, digest
 
     def flush(self) -> None:
         if self.rows:
-            self.store.recorder.insert_events(self.rows)
+            # As the ledger writes: the rows and the catalog entries of the streams they
+            # open, in one transaction (ledger.persistence).
+            batch = self.store.records.batch()
+            try:
+                batch.insert(self.rows, self.streams)
+            except BaseException:
+                batch.rollback()
+                raise
+            batch.commit()
             self.count += len(self.rows)
-            self.rows = []
+            self.rows, self.streams = [], []
 
     def check(self, first: int = 20_000) -> None:
         """The first events (every kind occurs among them), decoded by the ledger's mapper
@@ -656,14 +671,13 @@ def _bulk(
     rng: random.Random,
 ) -> int:
     from ledger.config import Settings
-    from ledger.service import Ledger
 
     settings = Settings(
         event_store=f"sqlite:///{directory / 'events.sqlite'}",
         aggregate_cache_size=0,
         _env_file=None,
     )
-    ledger = Ledger.open(settings)
+    ledger = open_ledger(settings)
     try:
         events = _Events(ledger.store, rng)
         bulk = _Bulk(events, ledger.personal, moves)

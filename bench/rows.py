@@ -399,6 +399,54 @@ def kafka_rows(sizes: Sizes, work: Path) -> list[Row]:
     ]
 
 
+# -- the fleet and the audit -----------------------------------------------------------
+
+
+def fleet_rows(sizes: Sizes, work: Path) -> list[Row]:
+    from bench.fleet import fleet_rows as measure
+
+    return measure(sizes, work)
+
+
+def verify_rows(sizes: Sizes, work: Path) -> list[Row]:
+    """`ledger verify` of a one-tenant history against a bare read of the same store, each
+    in a process of its own (its peak memory is its own)."""
+    history = cached(work, sizes.verify_behaviors, sizes.members)
+    data = work / f"verify-{history.behaviors}"
+    shutil.rmtree(data, ignore_errors=True)
+    history.copy_to(data)
+
+    def child(task: str) -> dict[str, Any]:
+        done = run_child([PYTHON, "-m", "bench.child", task, str(data), "-"], cwd=ROOT)
+        result = done.result()
+        result["peak_rss_mb"] = done.peak_rss_mb
+        return result
+
+    bare = child("bare-read")
+    got = child("verify")
+    shutil.rmtree(data, ignore_errors=True)
+    events = int(got["events"])
+    return [
+        Row(
+            f"verify, one tenant of {events:,} events (seals, then every command re-decided)",
+            got["rate"],
+            "events/s",
+            bare["rate"],
+            "bare read of the same store (rows + JSON)",
+            "ratio >= 0.3",
+            got["rate"] / bare["rate"] >= 0.3,
+            f"{got['seconds']:.0f} s",
+        ),
+        Row(
+            f"verify resident memory (peak), {events:,} events",
+            got["peak_rss_mb"],
+            "MB",
+            goal="< 300 MB for 1M events",
+            held=got["peak_rss_mb"] < 300,
+        ),
+    ]
+
+
 def scratch() -> Path:
     return Path(tempfile.mkdtemp(prefix="bench-"))
 

@@ -1,0 +1,258 @@
+"""What a fleet costs: the production stack on PostgreSQL and Kafka, with one `ledger serve`
+replica and then two, each process's CPU time per command measured from /proc.
+
+    PostgreSQL (LEDGER_BENCH_POSTGRES_DSN, else LEDGER_TEST_POSTGRES_DSN, else the local
+    trust-auth server), a Tansu broker, `ledger relay`, `ledger project`, replicas.
+
+wrk drives POST /v1/recognitions (its own process; with two replicas, one wrk per
+replica, half the connections each). CPU-milliseconds per command of each process kind
+(serve, PostgreSQL: every server process, relay, projector) are its CPU time over the
+run divided by the commands acknowledged: the figures docs/scaling.md sizes a fleet
+from. The baseline of the rate is the bare FastAPI app under the same wrk, measured in
+the same run; the two-replica rate is also compared with the one-replica rate.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench import wrk
+from bench.common import OPERATOR, PYTHON, Row, Sizes, free_port, wait_until
+from bench.servers import HOST, Server, _spawn, _stop, bare_app, kafka_broker
+
+MEMBERS = 200
+CONNECTIONS = 16
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def postgres_dsn() -> str:
+    return (
+        os.environ.get("LEDGER_BENCH_POSTGRES_DSN")
+        or os.environ.get("LEDGER_TEST_POSTGRES_DSN")
+        or "postgresql://postgres@127.0.0.1:5432/test"
+    )
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (threads included)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / TICKS
+
+
+def postgres_pids() -> list[int]:
+    """Every PostgreSQL server process on this machine (the postmaster and its backends)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+@contextmanager
+def ledger_process(
+    name: str, args: list[str], env: dict[str, str], work: Path, port: int | None = None
+) -> Iterator[Server]:
+    log = work / f"fleet-{name}.log"
+    process = _spawn([PYTHON, "-m", "ledger.cli", *args], log, env)
+    server = Server(f"http://{HOST}:{port}" if port else "", process, log)
+    try:
+        if port:
+            wait_until(lambda: _healthy(server), 120, f"{name}")
+        else:
+            wait_until(lambda: _printed(server, args[0]), 120, f"{name}")
+        yield server
+    finally:
+        _stop(process)
+
+
+def _healthy(server: Server) -> bool:
+    server.alive()
+    try:
+        return httpx.get(f"{server.url}/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _printed(server: Server, command: str) -> bool:
+    server.alive()
+    word = {"relay": "relaying ", "project": "projecting "}[command]
+    return word in server.tail()
+
+
+def set_up_tenant(url: str) -> str:
+    """A tenant whose recognitions are never refused over the run; its service key."""
+    created = httpx.post(
+        f"{url}/v1/tenants",
+        headers={"Authorization": f"Bearer {OPERATOR}"},
+        json={
+            "tenant_id": "fleet",
+            "name": "Fleet",
+            "settings": {
+                "timezone": "UTC",
+                "monthly_allowance": 1_000_000,
+                "max_recognitions_per_pair_per_week": 1_000,
+            },
+        },
+        timeout=30,
+    )
+    if created.status_code != 201:
+        raise RuntimeError(f"creating the tenant: {created.status_code} {created.text}")
+    admin = created.json()["admin_key"]
+    with httpx.Client(
+        base_url=url, headers={"Authorization": f"Bearer {admin}"}, timeout=30
+    ) as client:
+        client.post("/v1/values", json={"key": "teamwork", "name": "Teamwork"}).raise_for_status()
+        for i in range(MEMBERS):
+            client.post(
+                "/v1/members", json={"member_id": f"m{i}", "display_name": f"M{i}", "team": "t"}
+            ).raise_for_status()
+        issued = client.post("/v1/api-keys", json={"role": "service", "label": "fleet load"})
+        issued.raise_for_status()
+        return str(issued.json()["key"])
+
+
+def measured(
+    servers: list[Server], key: str, seconds: int, others: dict[str, list[int]]
+) -> dict[str, Any]:
+    """wrk against every replica at once; commands/s and CPU-ms per command by process."""
+    pids = {"serve": [s.pid for s in servers], **others}
+    before = {kind: cpu_seconds(p) for kind, p in pids.items()}
+    each = max(1, CONNECTIONS // len(servers))
+    started = time.monotonic()
+    with ThreadPoolExecutor(len(servers)) as pool:  # the wrk processes run at once
+        runs = [
+            pool.submit(wrk.run, s.url, key, MEMBERS, "teamwork", each, seconds)
+            for s in servers
+        ]
+        got = [run.result() for run in runs]
+    elapsed = time.monotonic() - started
+    cpu = {kind: cpu_seconds(p) - before[kind] for kind, p in pids.items()}
+    commands = sum(g["ok"] for g in got)
+    return {
+        "rate": sum(g["rate"] for g in got),
+        "commands": commands,
+        "seconds": elapsed,
+        "errors": sum(g["errors"] for g in got),
+        "cpu_ms": {k: 1000 * v / max(commands, 1) for k, v in cpu.items()},
+        "p99_ms": max(g["p99_ms"] for g in got),
+    }
+
+
+def fleet_rows(sizes: Sizes, work: Path) -> list[Row]:
+    import psycopg
+
+    dsn = postgres_dsn()
+    try:
+        psycopg.connect(dsn, connect_timeout=3).close()
+    except psycopg.Error as error:
+        return [Row("fleet on PostgreSQL", None, "", skipped=f"no PostgreSQL at {dsn}: {error}")]
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    seconds = sizes.http_seconds
+    with bare_app(work / "fleet-bare.log") as bare:
+        baseline = wrk.run(bare.url, "", MEMBERS, "teamwork", CONNECTIONS, seconds)
+    try:
+        with ExitStack() as stack:
+            bootstrap = stack.enter_context(kafka_broker(work / "fleet-broker.log"))
+            base_env = {
+                "LEDGER_EVENT_STORE": f"{dsn}?schema={schema}",
+                "LEDGER_KAFKA_BOOTSTRAP": bootstrap,
+                "LEDGER_KAFKA_TOPIC": f"fleet.{schema}",
+                "LEDGER_KAFKA_PARTITIONS": "6",
+                "LEDGER_OPERATOR_TOKEN": OPERATOR,
+                "LEDGER_RATE_LIMIT": "0",
+                "LEDGER_LOG_LEVEL": "warning",
+            }
+
+            def env(name: str) -> dict[str, str]:
+                directory = work / f"fleet-{name}"
+                directory.mkdir(exist_ok=True)
+                return {**base_env, "LEDGER_DATA_DIR": str(directory)}
+
+            relay = stack.enter_context(ledger_process("relay", ["relay"], env("relay"), work))
+            project = stack.enter_context(
+                ledger_process("project", ["project", "--source", "kafka"], env("proj"), work)
+            )
+            a_port = free_port()
+            a = stack.enter_context(
+                ledger_process(
+                    "serve-a", ["serve", "--port", str(a_port)], env("a"), work, a_port
+                )
+            )
+            key = set_up_tenant(a.url)
+            others = {
+                "postgresql": postgres_pids(),
+                "relay": [relay.pid],
+                "projector": [project.pid],
+            }
+            one = measured([a], key, seconds, others)
+            b_port = free_port()
+            b = stack.enter_context(
+                ledger_process(
+                    "serve-b", ["serve", "--port", str(b_port)], env("b"), work, b_port
+                )
+            )
+            others["postgresql"] = postgres_pids()
+            two = measured([a, b], key, seconds, others)
+    finally:
+        _drop_schema(dsn, schema)
+        for name in ("relay", "proj", "a", "b"):
+            shutil.rmtree(work / f"fleet-{name}", ignore_errors=True)
+    rows = [
+        Row(
+            "commands/s, 1 serve replica on PostgreSQL + Kafka (wrk, "
+            f"{CONNECTIONS} connections)",
+            one["rate"],
+            "/s",
+            baseline["rate"],
+            "bare FastAPI, same body",
+            detail=f"p99 {one['p99_ms']:.0f} ms, {one['errors']} errors",
+            extra=one,
+        ),
+        Row(
+            "commands/s, 2 serve replicas on PostgreSQL + Kafka (one wrk each)",
+            two["rate"],
+            "/s",
+            one["rate"],
+            "1 replica, same run",
+            detail=f"p99 {two['p99_ms']:.0f} ms, {two['errors']} errors",
+            extra=two,
+        ),
+    ]
+    for replicas, figures in ((1, one), (2, two)):
+        for kind, cpu in figures["cpu_ms"].items():
+            rows.append(
+                Row(
+                    f"CPU per command, {kind}, {replicas} replica{'s' if replicas > 1 else ''}",
+                    cpu,
+                    "CPU-ms",
+                )
+            )
+    return rows
+
+
+def _drop_schema(dsn: str, schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
