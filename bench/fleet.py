@@ -141,8 +141,7 @@ def measured(
     started = time.monotonic()
     with ThreadPoolExecutor(len(servers)) as pool:  # the wrk processes run at once
         runs = [
-            pool.submit(wrk.run, s.url, key, MEMBERS, "teamwork", each, seconds)
-            for s in servers
+            pool.submit(wrk.run, s.url, key, MEMBERS, "teamwork", each, seconds) for s in servers
         ]
         got = [run.result() for run in runs]
     elapsed = time.monotonic() - started
@@ -194,9 +193,7 @@ def fleet_rows(sizes: Sizes, work: Path) -> list[Row]:
             )
             a_port = free_port()
             a = stack.enter_context(
-                ledger_process(
-                    "serve-a", ["serve", "--port", str(a_port)], env("a"), work, a_port
-                )
+                ledger_process("serve-a", ["serve", "--port", str(a_port)], env("a"), work, a_port)
             )
             key = set_up_tenant(a.url)
             others = {
@@ -207,9 +204,7 @@ def fleet_rows(sizes: Sizes, work: Path) -> list[Row]:
             one = measured([a], key, seconds, others)
             b_port = free_port()
             b = stack.enter_context(
-                ledger_process(
-                    "serve-b", ["serve", "--port", str(b_port)], env("b"), work, b_port
-                )
+                ledger_process("serve-b", ["serve", "--port", str(b_port)], env("b"), work, b_port)
             )
             others["postgresql"] = postgres_pids()
             two = measured([a, b], key, seconds, others)
@@ -219,8 +214,7 @@ def fleet_rows(sizes: Sizes, work: Path) -> list[Row]:
             shutil.rmtree(work / f"fleet-{name}", ignore_errors=True)
     rows = [
         Row(
-            "commands/s, 1 serve replica on PostgreSQL + Kafka (wrk, "
-            f"{CONNECTIONS} connections)",
+            f"commands/s, 1 serve replica on PostgreSQL + Kafka (wrk, {CONNECTIONS} connections)",
             one["rate"],
             "/s",
             baseline["rate"],
@@ -255,4 +249,3 @@ def _drop_schema(dsn: str, schema: str) -> None:
 
     with psycopg.connect(dsn, autocommit=True) as connection:
         connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-

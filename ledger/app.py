@@ -28,6 +28,7 @@ from ledger.web.access import AccessLog
 from ledger.web.auth import FEED_ROLES, Authenticator, RateLimiter
 from ledger.web.headers import DocsHeaders
 from ledger.web.reading import reader
+from ledger.web.tables import CsvTables
 from ledger.webhooks.urls import check_url
 from ledger.writer import Writer
 
@@ -136,6 +137,7 @@ def create_app(
     drift.install(app, answer, clock, RESPONSES, ledger.store)
     pages.install(app, answer, clock, projection.decrypt, ledger.store)
 
+    app.add_middleware(CsvTables)
     app.add_middleware(DocsHeaders)
     app.add_middleware(AccessLog, observe=metrics.request)
     if trusted_proxies.strip():

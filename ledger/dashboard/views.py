@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 
 from ledger.periods import local_date, local_midnight
-from ledger.projections import catalog, drift, queries
+from ledger.projections import catalog, drift, known, queries
 from ledger.projections.facts import Decrypt
 from ledger.projections.queries import period_bounds, tenant_timezone, today
 from ledger.recalibration import levers
@@ -61,6 +61,7 @@ def leaderboard(
     member_id: str | None,
 ) -> dict[str, Any]:
     """The top of the board, and where `member_id` stands when it is further down."""
+    known.require(con, tenant_id, member_id=member_id)
     doc = queries.leaderboard(
         con,
         tenant_id,

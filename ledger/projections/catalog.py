@@ -20,7 +20,7 @@ import duckdb
 import orjson
 
 from ledger.periods import cadence_period
-from ledger.projections import cursors
+from ledger.projections import cursors, known
 from ledger.projections.facts import Decrypt
 from ledger.projections.queries import as_of_position, tenant_timezone
 from ledger.projections.sql import recorded_cut
@@ -136,6 +136,7 @@ def members(
     as_of: datetime | None = None,
 ) -> Row:
     """Team and activity now; no contact data (the projections hold none)."""
+    known.require(con, tenant_id, team=team)
     after = cursors.decode(cursor, [cursors.text])
     rows = _fetch(
         con,
@@ -171,6 +172,7 @@ def missions(
 ) -> Row:
     """Missions by id; `active` keeps those open now; `member_id` keeps those that member
     can complete today (open, in the member's team) and has not completed this period."""
+    known.require(con, tenant_id, member_id=member_id)
     after = cursors.decode(cursor, [cursors.text])
     archived = (
         "m.archived"
@@ -335,6 +337,7 @@ def recognitions(
 ) -> Row:
     """The feed, newest first: who recognized whom for which value. Messages (personal
     data, sealed under the recipient's key) only when `with_messages`."""
+    known.require(con, tenant_id, member_id=member_id)
     after = cursors.decode(cursor, [cursors.position])
     given = (
         "SELECT position, payload->>'recognition_id' AS recognition_id, "

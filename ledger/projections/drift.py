@@ -28,6 +28,7 @@ from ledger.drift.watch import (
 )
 from ledger.errors import NotFound
 from ledger.periods import local_date, local_midnight, week_start
+from ledger.projections import known
 from ledger.projections.queries import TENANT, as_of_position, tenant_timezone
 from ledger.projections.sql import base_ctes, recorded_cut, with_ctes
 
@@ -77,6 +78,7 @@ def drift(
 ) -> Row:
     """GET /v1/drift: every series' state and every alert (computed now, or raised);
     with `weeks`, each alert carries its weeks from its baseline to its week."""
+    known.require(con, tenant_id, team=team, value=value)
     evaluation = _evaluate(con, tenant_id, as_of or now, as_of)
     chosen = [
         (key, series)

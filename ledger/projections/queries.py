@@ -20,6 +20,7 @@ from ledger.envelope import ENVELOPE_FIELDS
 from ledger.errors import Invalid, NotFound
 from ledger.periods import local_date, local_midnight, month_start, next_month, week_start
 from ledger.personal_data import PREFIX as PERSONAL_PREFIX
+from ledger.projections import known
 from ledger.projections.facts import Decrypt
 from ledger.projections.sql import (
     ALIGNMENT_FIGURES,
@@ -102,6 +103,7 @@ def leaderboard(
     limit: int = 10,
     as_of: datetime | None = None,
 ) -> dict[str, Any]:
+    known.require(con, tenant_id, team=team, value=value, campaign_id=campaign_id)
     tz = tenant_timezone(con, tenant_id)
     conditions = []
     params = _params(tenant_id, as_of)
@@ -142,10 +144,95 @@ def leaderboard(
         {"rank": r[0], "member_id": r[1], "display_name": r[2], "team": r[3], "points": int(r[4])}
         for r in rows
     ]
-    return {
+    doc: dict[str, Any] = {
         "period": period_doc,
         "entries": entries,
         "as_of_position": as_of_position(con, tenant_id, as_of),
+    }
+    if period == "campaign":
+        declared = _declaration(con, tenant_id, str(campaign_id), as_of)
+        if declared is not None:
+            doc |= _declaration_marks(con, params, entries, *declared)
+    return doc
+
+
+def _declaration(
+    con: duckdb.DuckDBPyConnection, tenant_id: str, campaign_id: str, as_of: datetime | None
+) -> tuple[int, datetime, list[dict[str, Any]]] | None:
+    """Where and when the campaign's winners were declared, and who they were."""
+    row = con.execute(
+        "SELECT position, recorded_at, payload->'winners' FROM events WHERE tenant_id = $tenant "
+        "AND event_type = 'CampaignWinnersDeclared' AND payload->>'campaign_id' = $campaign "
+        f"{recorded_cut(as_of is not None)} ORDER BY position LIMIT 1",
+        _params(tenant_id, as_of, campaign=campaign_id),
+    ).fetchone()
+    return None if row is None else (row[0], row[1], orjson.loads(row[2]))
+
+
+# The campaign's whole board (every team), with only the awards recorded before a
+# position (the declaration's) and not reversed before it; or everything ($cut: the
+# time-travel filter, or nothing).
+_CAMPAIGN_SCORES = """
+SELECT member_id, sum(points) FROM awards a
+WHERE a.tenant_id = $tenant AND a.kind <> 'adjustment' AND a.occurred_at >= $lo
+  AND a.occurred_at < $hi AND list_has_any(a."values", $campaign_values) {before} {cut}
+  AND NOT EXISTS (SELECT 1 FROM reversals r WHERE r.tenant_id = a.tenant_id
+                  AND r.award_id = a.award_id {r_before} {r_cut})
+GROUP BY member_id HAVING sum(points) <> 0"""
+
+
+def _declaration_marks(
+    con: duckdb.DuckDBPyConnection,
+    params: dict[str, Any],
+    entries: list[dict[str, Any]],
+    position: int,
+    declared_at: datetime,
+    winners: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """RULES.md: winners come from what was recorded before the declaration. A board read
+    later also counts behaviors recorded after it (backdated into the campaign's window),
+    so it says so: the declared winners (marked on the board), how many behaviors were
+    recorded after the declaration, and whose rank on the whole board that changed."""
+    won = {w["member_id"] for w in winners}
+    cut = "as_of" in params
+    args = {k: params[k] for k in ("tenant", "lo", "hi", "campaign_values")} | {"p": position}
+    if cut:
+        args["as_of"] = params["as_of"]
+
+    def ranks(before: bool) -> dict[str, int]:
+        sql = _CAMPAIGN_SCORES.format(
+            before="AND a.position < $p" if before else "",
+            r_before="AND r.position < $p" if before else "",
+            cut=recorded_cut(cut, "a."),
+            r_cut=recorded_cut(cut, "r."),
+        )
+        scores = con.execute(sql, _bound(sql, args)).fetchall()
+        points = sorted((int(p) for _, p in scores), reverse=True)
+        first: dict[int, int] = {}
+        for i, p in enumerate(points):  # competition ranks: equal points share a rank
+            first.setdefault(p, i + 1)
+        return {member: first[int(p)] for member, p in scores}
+
+    later_sql = (
+        "SELECT count(DISTINCT a.source_id) FROM awards a WHERE a.tenant_id = $tenant "
+        "AND a.kind <> 'adjustment' AND a.occurred_at >= $lo AND a.occurred_at < $hi "
+        f'AND list_has_any(a."values", $campaign_values) AND a.position > $p '
+        f"{recorded_cut(cut, 'a.')}"
+    )
+    later = con.execute(later_sql, _bound(later_sql, args)).fetchone()
+    then, now = ranks(True), ranks(False)
+    for entry in entries:
+        entry["declared_winner"] = entry["member_id"] in won
+        entry["rank_at_declaration"] = then.get(entry["member_id"])
+    return {
+        "declared_at": declared_at.isoformat(),
+        "winners": winners,
+        "after_declaration": {
+            "behaviors": int(later[0]) if later else 0,
+            "rank_changed": sorted(
+                m for m in then.keys() | now.keys() if then.get(m) != now.get(m)
+            ),
+        },
     }
 
 
@@ -212,8 +299,8 @@ def _campaign(
         f"AND campaign_id = $campaign {cut}",
         _params(tenant_id, as_of, campaign=campaign_id),
     ).fetchone()
-    if row is None:
-        raise NotFound(f"no campaign {campaign_id!r}")
+    if row is None:  # known now (known.require), but not yet at as_of
+        raise Invalid(f"campaign {campaign_id!r} was not yet recorded then", field="campaign_id")
     return {"starts_at": row[0], "ends_at": row[1], "values": list(row[2])}
 
 
@@ -230,6 +317,7 @@ def heatmap(
     team: str | None = None,
     as_of: datetime | None = None,
 ) -> dict[str, Any]:
+    known.require(con, tenant_id, team=team)
     tz = tenant_timezone(con, tenant_id)
     end = date_to or today(tz, now)
     start = date_from or week_start(end) - timedelta(weeks=11)
@@ -285,6 +373,7 @@ def alignment(
 ) -> dict[str, Any]:
     if scope == "team" and team is None:
         raise Invalid("scope=team needs team", field="team")
+    known.require(con, tenant_id, team=team)
     tz = tenant_timezone(con, tenant_id)
     start, end = period_bounds(period, at or today(tz, now))
     lo, hi = _utc_window(start, end, tz)

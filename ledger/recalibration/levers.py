@@ -26,7 +26,7 @@ from ledger.audit.reprice import Change, commands_of, reprice
 from ledger.drift.watch import WEEK
 from ledger.errors import Invalid
 from ledger.periods import local_date, local_midnight, round_half_up, week_start
-from ledger.projections import drift
+from ledger.projections import drift, known
 from ledger.projections.queries import as_of_position, tenant_timezone
 from ledger.recalibration.window import (
     Behavior,
@@ -78,6 +78,7 @@ def recalibrate(
     if scope == "team" and team is None:
         raise Invalid("scope=team needs team", field="team")
     team = team if scope == "team" else None
+    known.require(con, tenant_id, team=team)
     tz = tenant_timezone(con, tenant_id)
     end_day = week_start(local_date(now, tz))
     start_day = end_day - WINDOW_WEEKS * WEEK

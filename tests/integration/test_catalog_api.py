@@ -197,7 +197,9 @@ def test_missions_active_now_and_open_to_a_member_today(acme: Api) -> None:
         "daily-call",
         "support-only",
     ]
-    assert _everything(acme, "/v1/missions", 50, member_id="nobody") == []
+    # A member id naming nobody is a typo, not "nothing to do" (API.md)
+    unknown = acme.get("/v1/missions", member_id="nobody")
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "member_id"
 
 
 def test_campaigns_newest_first_with_their_status(acme: Api) -> None:

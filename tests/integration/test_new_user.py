@@ -1,0 +1,225 @@
+"""What a new user trips over (issue 21), through a real server: a declared campaign's
+board says who won and what came later, and a filter naming nothing is a typo."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from tests.integration.http_server import create_tenant, running_server, store_head
+from tests.integration.test_http_api import Api
+from tests.support import now
+
+# Its answers depend on the day: run again at fixed moments (.ci/run).
+pytestmark = pytest.mark.calendar
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_server(tmp_path_factory.mktemp("new-user")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def acme(server: str) -> Api:
+    admin = Api(server, create_tenant(server, "acme", timezone="Europe/Stockholm"))
+    for key in ("ownership", "speed"):
+        admin.ok("/v1/values", {"key": key, "name": key.title()})
+    for member, team in (("ana", "sales"), ("bo", "sales"), ("cy", "support")):
+        admin.ok(
+            "/v1/members",
+            {
+                "member_id": member,
+                "display_name": member.title(),
+                "team": team,
+                "joined_at": (now() - timedelta(days=30)).isoformat(),
+            },
+        )
+    admin.ok(
+        "/v1/missions",
+        {
+            "mission_id": "follow-up",
+            "title": "Follow up",
+            "values": ["ownership"],
+            "points": 10,
+            "cadence": "daily",
+            "starts_at": (now() - timedelta(days=20)).isoformat(),
+        },
+    )
+    return admin
+
+
+def _complete(api: Api, member: str, days_ago: int) -> int:
+    done = api.ok(
+        "/v1/missions/follow-up/completions",
+        {"member_id": member, "occurred_at": (now() - timedelta(days=days_ago)).isoformat()},
+    )
+    return int(done["position"])
+
+
+def test_a_declared_campaign_board_marks_the_winners_and_what_was_recorded_after(
+    acme: Api,
+) -> None:
+    # Given a campaign that ended yesterday, ana ahead of bo ahead of cy
+    acme.ok(
+        "/v1/campaigns",
+        {
+            "campaign_id": "own-it",
+            "name": "Own it",
+            "starts_at": (now() - timedelta(days=6, hours=12)).isoformat(),
+            "ends_at": (now() - timedelta(days=1)).isoformat(),
+            "values": ["ownership"],
+            "multiplier": 1.5,
+            "winners": 2,
+        },
+    )
+    for member, days in (("ana", (6, 5, 4)), ("bo", (6, 5)), ("cy", (6,))):
+        for day in days:
+            _complete(acme, member, day)
+    board = acme.get("/v1/leaderboard", period="campaign", campaign_id="own-it").json()
+    assert "declared_at" not in board  # not declared yet: a board like any other
+    # When the winners are declared, and then cy's work of three days is recorded late
+    declared = acme.ok("/v1/campaigns/own-it/winners")
+    assert [w["member_id"] for w in declared["winners"]] == ["ana", "bo"]
+    last = max(_complete(acme, "cy", day) for day in (5, 4, 3))
+    # Then the board ranks what is recorded now, and says what the winners came from
+    board = acme.get(
+        "/v1/leaderboard", period="campaign", campaign_id="own-it", min_position=last
+    ).json()
+    assert [e["member_id"] for e in board["entries"]] == ["cy", "ana", "bo"]
+    assert board["winners"] == declared["winners"]
+    assert board["declared_at"]
+    marks = {
+        e["member_id"]: (e["declared_winner"], e["rank_at_declaration"]) for e in board["entries"]
+    }
+    assert marks == {"ana": (True, 1), "bo": (True, 2), "cy": (False, 3)}
+    assert board["after_declaration"] == {"behaviors": 3, "rank_changed": ["ana", "bo", "cy"]}
+    # and time travel to before the late work gives the board the winners came from
+    then = acme.get(
+        "/v1/leaderboard", period="campaign", campaign_id="own-it", as_of=board["declared_at"]
+    ).json()
+    assert [e["member_id"] for e in then["entries"][:2]] == ["ana", "bo"]
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "field"),
+    [
+        ("/v1/leaderboard", {"team": "salez"}, "team"),
+        ("/v1/leaderboard", {"value": "ownershp"}, "value"),
+        ("/v1/leaderboard", {"period": "campaign", "campaign_id": "nope"}, "campaign_id"),
+        ("/v1/heatmap", {"team": "salez"}, "team"),
+        ("/v1/alignment", {"scope": "team", "team": "salez"}, "team"),
+        ("/v1/members", {"team": "salez"}, "team"),
+        ("/v1/missions", {"member_id": "anna"}, "member_id"),
+        ("/v1/recognitions", {"member_id": "anna"}, "member_id"),
+        ("/v1/drift", {"team": "salez"}, "team"),
+        ("/v1/drift", {"value": "ownershp"}, "value"),
+        ("/v1/recalibration", {"scope": "team", "team": "salez"}, "team"),
+    ],
+)
+def test_a_filter_naming_nothing_known_is_a_422_naming_the_parameter(
+    acme: Api, server: str, path: str, params: dict[str, str], field: str
+) -> None:
+    head = store_head(server)
+    response = acme.get(path, **params)
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert [e["field"] for e in problem["errors"]] == [field]
+    assert params[field] in problem["detail"]
+    assert store_head(server) == head  # a read changes nothing
+
+
+@pytest.mark.parametrize(
+    ("page", "params", "field"),
+    [
+        ("/ui/leaderboard", {"member_id": "anna"}, "member_id"),
+        ("/ui/leaderboard", {"team": "salez"}, "team"),
+        ("/ui/activity", {"member_id": "anna"}, "member_id"),
+        ("/ui/heatmap", {"team": "salez"}, "team"),
+    ],
+)
+def test_the_pages_refuse_an_unknown_filter_naming_it(
+    acme: Api, page: str, params: dict[str, str], field: str
+) -> None:
+    response = acme.get(page, **params)
+    assert response.status_code == 422
+    assert field in response.text and params[field] in response.text
+
+
+def test_known_filters_still_answer(acme: Api) -> None:
+    for path, params in (
+        ("/v1/leaderboard", {"team": "sales", "value": "ownership", "period": "month"}),
+        ("/v1/members", {"team": "support"}),
+        ("/v1/missions", {"member_id": "ana"}),
+    ):
+        response = acme.get(path, **params)
+        assert response.status_code == 200, response.text
+
+
+CSV_ROUTES = [
+    ("/v1/leaderboard", {"period": "month"}, "entries", ("member_id", "rank", "points")),
+    (
+        "/v1/leaderboard",
+        {"period": "campaign", "campaign_id": "own-it"},
+        "entries",
+        ("member_id", "points", "declared_winner"),
+    ),
+    ("/v1/heatmap", {}, "cells", ("team", "value", "week_start", "behaviors", "points")),
+    ("/v1/alignment", {"period": "month"}, "values", ("value", "target", "observed", "gap")),
+    ("/v1/members/cy/points", {}, "awards", ("award_id", "points", "kind", "source.id")),
+    ("/v1/events", {"limit": 20}, "events", ("event_id", "event_type", "position")),
+    ("/v1/values", {}, "items", ("key", "name", "retired")),
+    ("/v1/missions", {}, "items", ("mission_id", "points", "values")),
+    ("/v1/campaigns", {}, "items", ("campaign_id", "status", "multiplier")),
+    ("/v1/members", {}, "items", ("member_id", "team", "active")),
+    ("/v1/recognitions", {}, "items", ("recognition_id",)),
+    ("/v1/strategy", {}, "revisions", ("version",)),
+    ("/v1/drift", {}, "alerts", ("alert_id",)),
+]
+
+
+def _as_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "|".join(str(v) for v in value)
+    return str(value)
+
+
+@pytest.mark.parametrize(("path", "params", "rows", "columns"), CSV_ROUTES)
+def test_every_read_route_answers_csv_with_the_jsons_rows(
+    acme: Api, path: str, params: dict[str, object], rows: str, columns: tuple[str, ...]
+) -> None:
+    import csv
+    import io
+
+    as_json = acme.get(path, **params)
+    assert as_json.status_code == 200, as_json.text
+    as_csv = acme.client.get(path, params=params, headers={"Accept": "text/csv"})
+    assert as_csv.status_code == 200, as_csv.text
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    doc = as_json.json()
+    table = list(csv.DictReader(io.StringIO(as_csv.text)))
+    entries = doc[rows]
+    assert len(table) == len(entries)
+    assert as_csv.headers["x-as-of-position"] == str(doc["as_of_position"])
+    for line, entry in zip(table, entries, strict=True):
+        for column in columns:
+            head, _, tail = column.partition(".")
+            value = entry[head][tail] if tail else entry[head]
+            assert line[column] == _as_text(value), (column, line, entry)
+
+
+def test_csv_refusals_stay_problems_and_json_stays_the_default(acme: Api) -> None:
+    refused = acme.client.get(
+        "/v1/leaderboard", params={"team": "salez"}, headers={"Accept": "text/csv"}
+    )
+    assert refused.status_code == 422
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    either = acme.client.get("/v1/values", headers={"Accept": "application/json, text/csv;q=0.5"})
+    assert either.headers["content-type"].startswith("application/json")
