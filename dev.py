@@ -69,7 +69,17 @@ def ensure_chromium() -> None:
 
 
 def run(*argv: str) -> int:
-    return subprocess.call(list(argv), cwd=ROOT)
+    child = subprocess.Popen(list(argv), cwd=ROOT)
+    try:
+        return child.wait()
+    except KeyboardInterrupt:
+        # Ctrl-C reached the child too (same process group): let it stop cleanly (a
+        # server checkpoints its files) instead of killing it, then say so in one line.
+        try:
+            child.wait(timeout=30)
+        except (subprocess.TimeoutExpired, KeyboardInterrupt):
+            child.kill()
+        raise
 
 
 def main() -> int:
@@ -93,4 +103,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("\nstopped (Ctrl-C)", file=sys.stderr)
+        sys.exit(130)

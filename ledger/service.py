@@ -76,6 +76,12 @@ class Ledger:
             return cached
         api_key = self.store.load(ApiKey, ids.aggregate_id("", "api-key", digest))
         if api_key is None:
+            if self.store.max_position() == 0:
+                # The usual cause: a server started on another (new, empty) data directory.
+                raise Unauthenticated(
+                    "unknown API key: this ledger's store holds no tenants at all; is the "
+                    "server running on the data directory the key was issued from (--data-dir)?"
+                )
             raise Unauthenticated("unknown API key")
         caller = Caller(api_key.tenant_id, api_key.role, api_key.label)
         self._callers[digest] = caller

@@ -11,9 +11,9 @@ from fastapi import FastAPI, Query, Request
 from ledger.clock import Clock, as_utc
 from ledger.commands.base import MEMBER_ID_PATTERN
 from ledger.errors import Invalid
-from ledger.projections import queries
+from ledger.projections import queries, summary
 from ledger.projections.facts import Decrypt
-from ledger.web.auth import FEED_ROLES
+from ledger.web.auth import DRIFT_ROLES, FEED_ROLES
 from ledger.web.reading import Answer, AsOf, Day, Key, MinPosition
 
 
@@ -55,6 +55,27 @@ def install(
             value=value,
             campaign_id=campaign_id,
             limit=limit,
+            as_of=moment(as_of),
+        )
+
+    @app.get("/v1/summary", tags=["queries"], responses=responses)
+    async def summary_of_period(
+        request: Request,
+        period: Literal["week", "month"] = "week",
+        at: Day | None = None,
+        as_of: AsOf = None,
+        min_position: MinPosition = None,
+    ) -> dict[str, Any]:
+        """The home page's figures: participation, behaviors and points against the previous
+        period, alignment and its change, open drift alerts (admin, manager, analyst)."""
+        return await answer(
+            request,
+            min_position,
+            summary.summary,
+            roles=DRIFT_ROLES,
+            period=period,
+            at=at,
+            now=clock.now(),
             as_of=moment(as_of),
         )
 

@@ -74,6 +74,20 @@ def settings_for(data_dir: Path | None) -> Settings:
     return settings
 
 
+def settings_to_read(data_dir: Path | None) -> Settings:
+    """Settings of a command that only reads: a store that is not there is a typo (exit 2),
+    and nothing is created for it (opening a SQLite store would make an empty one)."""
+    settings = settings_for(data_dir)
+    url = settings.event_store_url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        raise refuse(
+            f"no ledger data in {settings.data_dir} (no event store there): name the directory "
+            "`ledger demo` or `ledger serve` wrote with --data-dir or LEDGER_DATA_DIR",
+            2,
+        )
+    return settings
+
+
 Host = Annotated[str, typer.Option("--host", help="Interface to listen on (loopback by default).")]
 Port = Annotated[int, typer.Option("--port", help="TCP port.")]
 
@@ -84,8 +98,29 @@ def serve(data_dir: DataDir = None, host: Host = "127.0.0.1", port: Port = 8000)
     _serve(settings_for(data_dir), host, port)
 
 
-def _exit_cleanly(*_: Any) -> None:
-    raise SystemExit(0)
+def check_port(host: str, port: int) -> None:
+    """Refuse (exit 1, one line) when the address is taken, before anything is started or
+    issued: uvicorn would only log it after start-up. SO_REUSEADDR as uvicorn binds."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            reason = "in use" if error.errno == 98 else error.strerror or str(error)
+            raise refuse(
+                f"cannot listen on {host}:{port} ({reason}): stop what holds it, or choose "
+                "another port with --port"
+            ) from None
+
+
+def _exit_cleanly(signum: int, _: Any) -> None:
+    import signal
+
+    # A supervisor's SIGTERM is the normal end (0); Ctrl-C says it was interrupted (130).
+    raise SystemExit(130 if signum == signal.SIGINT else 0)
 
 
 def _serve(
@@ -106,6 +141,7 @@ def _serve(
     from ledger.projections.files import ProjectionInUse
 
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # see stop_on_sigterm
+    check_port(host, port)
     try:
         runtime = ServeRuntime(settings, clock)
     except ProjectionInUse as error:
@@ -113,7 +149,11 @@ def _serve(
     runtime.start()
     url = f"http://{host}:{port}"
     console.print(f"behavior ledger at [bold]{url}[/]  (API docs: {url}/docs)")
-    console.print(f"event store: {mask(settings.event_store_url)}", highlight=False)
+    tenants = [t for t in runtime.ledger.store.records.tenants() if t]
+    held = f"{len(tenants)} tenant{'' if len(tenants) == 1 else 's'}"
+    if not tenants:
+        held += ": a new, empty store; `ledger demo` or POST /v1/tenants fills it"
+    console.print(f"event store: {mask(settings.event_store_url)} ({held})", highlight=False)
     if settings.embedded:
         console.print(
             f"projections: {runtime.projection_path} (analysts' snapshot: {runtime.snapshot_path})",
@@ -169,6 +209,8 @@ def demo(
     from ledger.demo import TENANT, build_demo
 
     settings = settings_for(data_dir or Path("ledger-data/demo"))
+    if serve_after:
+        check_port(host, port)  # before a key is issued that nothing would serve
     wall = clock_for(settings)
     clock = FixedClock(wall.now())
     ledger = open_ledger(settings, clock)
@@ -207,8 +249,12 @@ def demo(
         f"try: curl -s -H 'Authorization: Bearer {admin_key}' '{url}/v1/leaderboard?period=month'",
     ]
     if not serve_after:
+        banner[1] = (
+            f"serve it: ledger serve --data-dir {settings.data_dir} --port {port}, "
+            f"then open {url}/ and sign in with the admin key"
+        )
         for line in banner:
-            console.print(line)
+            console.print(line, highlight=False)
         return
     _serve(settings, host, port, banner, wall)
 
@@ -380,7 +426,7 @@ def sql(query: str, data_dir: DataDir = None) -> None:
     """
     import duckdb
 
-    con = _analyst_connection(settings_for(data_dir), locked=True)
+    con = _analyst_connection(settings_to_read(data_dir), locked=True)
     try:
         result = con.execute(query)
         rows = result.fetchall()
@@ -402,7 +448,7 @@ app.add_typer(export_app, name="export")
 @export_app.command("parquet")
 def export_parquet(directory: Path, data_dir: DataDir = None) -> None:
     """Write every projection table as Parquet files into DIRECTORY."""
-    con = _analyst_connection(settings_for(data_dir))
+    con = _analyst_connection(settings_to_read(data_dir))
     directory.mkdir(parents=True, exist_ok=True)
     tables = [
         r[0]
@@ -443,8 +489,11 @@ def report(
         raise refuse(f"--period {period!r} does not apply to a {kind} picture", 2)
     if svg is None and png is None:
         raise refuse("name a file: --svg FILE and/or --png FILE", 2)
-    settings = settings_for(data_dir)
+    settings = settings_to_read(data_dir)
     con = _analyst_connection(settings, locked=True)
+    tenants = [r[0] for r in con.execute("SELECT tenant_id FROM tenants ORDER BY 1").fetchall()]
+    if tenant not in tenants:
+        raise refuse(f"no tenant {tenant!r} in the projections (tenants: {', '.join(tenants)})", 2)
     try:
         drawing = picture(con, kind, tenant, clock_for(settings).now(), period, team)
     except LedgerError as error:
@@ -465,8 +514,9 @@ def _analyst_connection(settings: Settings, locked: bool = False) -> Any:
 def _register_more() -> None:
     from ledger.cli import audit, drift
 
-    audit.register(app, console, settings_for, refuse)
-    drift.register(app, console, settings_for, refuse)
+    # Every command they add only reads.
+    audit.register(app, console, settings_to_read, refuse)
+    drift.register(app, console, settings_to_read, refuse)
 
 
 _register_more()

@@ -49,9 +49,10 @@ def register(
 
         ledger = open_ledger(settings_for(data_dir))
         try:
+            known_tenant(ledger, tenant)
             document = explain_member(ledger, tenant, member_id, as_utc(as_of) if as_of else None)
         except NotFound as error:
-            raise refuse(str(error)) from None
+            raise refuse(str(error), 2) from None  # a member id naming nobody: wrong use
         finally:
             ledger.close()
         if as_json:
@@ -130,6 +131,9 @@ def register(
                 )
         finally:
             ledger.close()
+        if tenant is not None and result.events == 0 and result.ok:
+            # Not one event filed under it: a typo, not a verified tenant.
+            raise refuse(f"no tenant {tenant!r} in the event store", 2)
         if as_json:
             emit(result.to_dict())
         else:
@@ -245,9 +249,10 @@ def register(
 
         ledger = open_ledger(settings_for(data_dir))
         try:
+            known_tenant(ledger, tenant)
             recognitions, bounds = recognitions_of(ledger.store, tenant, start, end)
         except NotFound as error:
-            raise refuse(str(error)) from None
+            raise refuse(str(error), 2) from None
         finally:
             ledger.close()
         findings = find_reciprocity(recognitions, *bounds)
@@ -261,6 +266,11 @@ def register(
                 highlight=False,
             )
         console.print(f"{len(findings)} finding(s); signals for a person to judge", highlight=False)
+
+
+def known_tenant(ledger: Any, tenant: str) -> None:
+    """NotFound (naming the tenant) unless the store holds it."""
+    ledger.tenant(tenant)
 
 
 def _first_line(error: Exception) -> str:

@@ -25,6 +25,7 @@ from ledger.clock import Clock
 from ledger.commands.base import EARLIEST_YEAR, LATEST_YEAR
 from ledger.dashboard import charts, views
 from ledger.errors import Invalid
+from ledger.projections import summary
 from ledger.projections.facts import Decrypt
 from ledger.store import EventStore
 from ledger.web.auth import DRIFT_ROLES
@@ -34,6 +35,7 @@ from ledger.web.reading import Answer, MinPosition
 HERE = Path(__file__).parent
 PAGES = (
     "/",
+    "/home",
     "/leaderboard",
     "/heatmap",
     "/alignment",
@@ -213,6 +215,16 @@ def install(
             store=store,
         )
         return render("drift.html", filters, doc=doc, scope=scope, team=team)
+
+    @app.get("/ui/home", include_in_schema=False)
+    async def home(request: Request, period: Literal["week", "month"] = "week") -> HTMLResponse:
+        now = clock.now()
+        doc = await answer(
+            request, None, summary.summary, roles=DRIFT_ROLES, period=period, now=now
+        )
+        return render(
+            "home.html", doc=doc, period=period, countdown=lambda moment: _countdown(moment, now)
+        )
 
     @app.get("/ui/members/{member_id}", include_in_schema=False)
     async def member(request: Request, member_id: str) -> HTMLResponse:

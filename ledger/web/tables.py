@@ -25,7 +25,8 @@ import orjson
 
 CSV_TYPE = "text/csv"
 # Which list of a document its rows are, where a document has more than one.
-ROWS = {"/v1/drift": "alerts", "/v1/strategy": "revisions"}
+# "": the document itself is the one row (the summary's figures; its campaigns as JSON).
+ROWS = {"/v1/drift": "alerts", "/v1/strategy": "revisions", "/v1/summary": ""}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -79,7 +80,7 @@ def rows_of(path: str, doc: Any) -> list[dict[str, Any]]:
     key = ROWS.get(path)
     if key is None:
         key = next((k for k, v in doc.items() if isinstance(v, list)), None)
-    if key is None:
+    if not key:
         return [_flat(doc)]
     return [_flat(r) if isinstance(r, dict) else {key: r} for r in doc[key]]
 

@@ -210,4 +210,4 @@ def test_detect_finds_a_planted_ring_and_not_ordinary_peers(company: tuple[Api, 
         }
     ]
     unknown = ledger_cli(data_dir, "detect", "--tenant", "nobody", "--json")
-    assert unknown.returncode == 1 and "no tenant" in unknown.stdout
+    assert unknown.returncode == 2 and "no tenant" in unknown.stdout

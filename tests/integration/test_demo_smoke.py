@@ -87,6 +87,8 @@ def test_demo_serves_a_company_with_leaderboard_and_alignment(tmp_path: Path) ->
     finally:
         process.send_signal(signal.SIGINT)
         try:
-            process.wait(timeout=15)
+            # Ctrl-C: a clean stop that says it was interrupted (issue 21)
+            assert process.wait(timeout=15) == 130
         except subprocess.TimeoutExpired:
             process.kill()
+            raise

@@ -223,3 +223,81 @@ def test_csv_refusals_stay_problems_and_json_stays_the_default(acme: Api) -> Non
     assert refused.headers["content-type"].startswith("application/problem+json")
     either = acme.client.get("/v1/values", headers={"Accept": "application/json, text/csv;q=0.5"})
     assert either.headers["content-type"].startswith("application/json")
+
+
+def test_the_summary_counts_participation_behaviors_and_points_against_last_period(
+    server: str,
+) -> None:
+    # Given four members, this week: ana recognizes bo (5), cy completes a mission (10);
+    # last week: dee completed it, and ana recognized cy (5)
+    admin = Api(server, create_tenant(server, "globex", timezone="Europe/Stockholm"))
+    admin.ok("/v1/values", {"key": "ownership", "name": "Ownership"})
+    for member in ("ana", "bo", "cy", "dee"):
+        admin.ok(
+            "/v1/members",
+            {
+                "member_id": member,
+                "display_name": member.title(),
+                "team": "sales",
+                "joined_at": (now() - timedelta(days=30)).isoformat(),
+            },
+        )
+    admin.ok(
+        "/v1/missions",
+        {
+            "mission_id": "call",
+            "title": "Call",
+            "values": ["ownership"],
+            "points": 10,
+            "cadence": "daily",
+            "starts_at": (now() - timedelta(days=20)).isoformat(),
+        },
+    )
+    this_week = (now() - timedelta(minutes=5)).isoformat()
+    last_week = (now() - timedelta(days=7)).isoformat()
+
+    def recognize(giver: str, receiver: str, when: str) -> int:
+        body = {"from_member": giver, "to_member": receiver, "value": "ownership"}
+        return int(
+            admin.ok("/v1/recognitions", body | {"points": 5, "occurred_at": when})["position"]
+        )
+
+    recognize("ana", "bo", this_week)
+    recognize("ana", "cy", last_week)
+    admin.ok("/v1/missions/call/completions", {"member_id": "dee", "occurred_at": last_week})
+    last = admin.ok("/v1/missions/call/completions", {"member_id": "cy", "occurred_at": this_week})
+    # When the week is summarized
+    doc = admin.get("/v1/summary", period="week", min_position=last["position"]).json()
+    # Then
+    assert doc["members"] == 4
+    assert doc["participation"] == {
+        "gave": 1,
+        "received": 1,
+        "share_gave": 0.25,
+        "share_received": 0.25,
+    }
+    assert (doc["behaviors"], doc["points"]) == (2, 15)
+    assert (doc["previous"]["behaviors"], doc["previous"]["points"]) == (2, 15)
+    assert doc["previous"]["participation"]["received"] == 1
+    assert doc["period"]["partial"] is True and doc["period"]["kind"] == "week"
+    assert set(doc["alignment"]) == {"score", "previous_score"}
+    assert doc["open_alerts"] == 0
+    # and the roles that may read it: not a service key
+    service = admin.key_for("service")
+    assert service.get("/v1/summary").status_code == 403
+    assert admin.key_for("manager").get("/v1/summary").status_code == 200
+
+
+def test_an_unknown_key_on_an_empty_store_says_the_store_is_empty(
+    tmp_path_factory: pytest.TempPathFactory, server: str, acme: Api
+) -> None:
+    import httpx
+
+    wrong = {"Authorization": "Bearer lk_not-issued-here"}
+    with running_server(tmp_path_factory.mktemp("empty")) as empty:
+        refused = httpx.get(f"{empty}/v1/leaderboard", headers=wrong)
+        assert refused.status_code == 401
+        assert "holds no tenants" in refused.json()["detail"]
+    # A store with tenants: just unknown (it says nothing about what the store holds)
+    refused = httpx.get(f"{server}/v1/leaderboard", headers=wrong)
+    assert refused.status_code == 401 and refused.json()["detail"] == "unknown API key"

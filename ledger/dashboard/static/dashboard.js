@@ -126,6 +126,29 @@
     shown.hidden = false;
   });
 
+  // CSV links (`a[data-csv]`) point at the API route of the table beside them. A plain
+  // link cannot carry the key, so the table is fetched with it and saved from a blob.
+  page.addEventListener("click", async function (event) {
+    const link = event.target instanceof Element ? event.target.closest("a[data-csv]") : null;
+    if (!link) return;
+    event.preventDefault();
+    const response = await fetch(link.getAttribute("href"), {
+      headers: { Authorization: "Bearer " + sessionStorage.getItem(KEY), Accept: "text/csv" },
+    });
+    if (!response.ok) {
+      link.textContent = "CSV not available (" + response.status + "): " + (await detail(response));
+      return;
+    }
+    const url = URL.createObjectURL(await response.blob());
+    const save = document.createElement("a");
+    save.href = url;
+    save.download = link.dataset.csv;
+    document.body.append(save);
+    save.click();
+    save.remove();
+    setTimeout(function () { URL.revokeObjectURL(url); }, 1000);
+  });
+
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     sessionStorage.setItem(KEY, input.value.trim());
