@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from ledger.aggregates.allowance import Allowance
 from ledger.aggregates.pair_counter import PairCounter
@@ -51,11 +51,13 @@ class GiveRecognition(Command):
                 )
         return None
 
-    @model_validator(mode="after")
-    def _not_to_self(self) -> GiveRecognition:
-        if self.from_member == self.to_member:
+    @field_validator("to_member")
+    @classmethod
+    def _not_to_self(cls, to_member: str, info: ValidationInfo) -> str:
+        # On the field, so the refusal names it (`to_member`), as a model check would not.
+        if to_member == info.data.get("from_member"):
             raise ValueError("a member cannot recognize themselves")
-        return self
+        return to_member
 
 
 def give_recognition(cmd: GiveRecognition, ctx: Context) -> Decision:

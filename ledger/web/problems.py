@@ -67,6 +67,24 @@ class Problem(Exception):
         self.status, self.detail, self.headers = status, detail, headers or {}
 
 
+# The problem type of a status when no rule names a more specific one: one spelling for
+# every kind (a 404 from routing and a domain NotFound are both `not-found`).
+CODES = {
+    400: "bad-request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    422: "invalid",
+    429: "too-many-requests",
+    500: "internal-error",
+    503: "unavailable",
+}
+
+
 def problem(
     status: int,
     detail: str,
@@ -75,12 +93,15 @@ def problem(
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
+    errors = errors or []
     body = {
-        "type": PROBLEM_TYPE + (code or str(status)),
+        "type": PROBLEM_TYPE + (code or CODES.get(status, str(status))),
         "title": TITLES.get(status, "Error"),
         "status": status,
         "detail": detail,
-        "errors": errors or [],
+        # The input a refusal is about, where there is one (the first, when several).
+        "field": next((e.get("field") for e in errors if e.get("field")), None),
+        "errors": errors,
     }
     return JSONResponse(
         body, status_code=status, headers=headers, media_type="application/problem+json"

@@ -301,3 +301,22 @@ def test_an_unknown_key_on_an_empty_store_says_the_store_is_empty(
     # A store with tenants: just unknown (it says nothing about what the store holds)
     refused = httpx.get(f"{server}/v1/leaderboard", headers=wrong)
     assert refused.status_code == 401 and refused.json()["detail"] == "unknown API key"
+
+
+def test_problems_have_one_type_per_kind_and_name_their_field(acme: Api, server: str) -> None:
+    import httpx
+
+    routed = acme.get("/v1/no-such-route")
+    domain = acme.get("/v1/members/nobody/points")
+    assert routed.status_code == domain.status_code == 404
+    assert routed.json()["type"] == domain.json()["type"]
+    assert routed.json()["type"].endswith("/not-found")
+    to_self = acme.post(
+        "/v1/recognitions",
+        {"from_member": "ana", "to_member": "ana", "value": "ownership", "points": 5},
+    )
+    assert to_self.status_code == 422 and to_self.json()["field"] == "to_member"
+    typo = acme.get("/v1/leaderboard", team="salez").json()
+    assert typo["field"] == "team"
+    unauthenticated = httpx.get(f"{server}/v1/leaderboard").json()
+    assert unauthenticated["type"].endswith("/unauthenticated") and unauthenticated["field"] is None

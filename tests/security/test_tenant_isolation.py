@@ -36,6 +36,7 @@ READ_ROLES = {  # reads not open to every role (API.md)
     "/v1/drift": DRIFT_ROLES,
     "/v1/drift/alerts/{alert_id}": DRIFT_ROLES,
     "/v1/recalibration": DRIFT_ROLES,
+    "/v1/summary": DRIFT_ROLES,  # the home page's figures (API.md)
     "/v1/webhooks": {"admin"},
     "/v1/webhooks/{webhook_id}/deliveries": {"admin"},
 }

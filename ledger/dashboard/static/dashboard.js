@@ -32,7 +32,8 @@
     const type = response.headers.get("content-type") || "";
     if (type.includes("json")) {
       const body = await response.json();
-      return body.detail || body.title || response.statusText;
+      const said = body.detail || body.title || response.statusText;
+      return body.field ? said + " (field: " + body.field + ")" : said;
     }
     return response.statusText;
   }
