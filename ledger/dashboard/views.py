@@ -153,10 +153,31 @@ def alignment(
 def member(
     con: duckdb.DuckDBPyConnection, tenant_id: str, member_id: str, *, decrypt: Decrypt | None
 ) -> dict[str, Any]:
-    """The API's audit of the member, each entry with a line a person reads."""
+    """Who the member is, their points by value and by month, then the API's audit of the
+    member in occurred order (as the page says), each entry with a line a person reads."""
     doc = queries.member_points(con, tenant_id, member_id, decrypt=decrypt)
     for entry in doc["awards"]:
         entry["what"], entry["tags"] = _described(entry)
+    doc["awards"].sort(key=lambda e: (e["occurred_at"], e.get("position") or 0))
+    profile = con.execute(
+        "SELECT CASE WHEN p.forgotten THEN NULL ELSE p.display_name END, "
+        "(SELECT h.team FROM team_history h WHERE h.tenant_id = p.tenant_id "
+        " AND h.member_id = p.member_id ORDER BY h.effective_from DESC, h.position DESC "
+        " LIMIT 1) FROM member_profiles p WHERE p.tenant_id = $t AND p.member_id = $m",
+        {"t": tenant_id, "m": member_id},
+    ).fetchone()
+    doc["display_name"], doc["team"] = profile if profile else (None, None)
+    # As the heatmap counts: a behavior tagged with several values counts in each.
+    doc["by_value"] = con.execute(
+        "SELECT value, sum(points)::BIGINT, sum(behaviors)::BIGINT FROM daily_values "
+        "WHERE tenant_id = $t AND member_id = $m GROUP BY value ORDER BY 2 DESC, 1",
+        {"t": tenant_id, "m": member_id},
+    ).fetchall()
+    doc["by_month"] = con.execute(
+        "SELECT strftime(date_trunc('month', day), '%Y-%m'), sum(points)::BIGINT "
+        "FROM daily_points WHERE tenant_id = $t AND member_id = $m GROUP BY 1 ORDER BY 1",
+        {"t": tenant_id, "m": member_id},
+    ).fetchall()
     return doc
 
 

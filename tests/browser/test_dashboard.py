@@ -173,8 +173,16 @@ def test_the_member_audit_view_lists_every_award_of_the_api(page: Any, demo: Dem
         for r in page.get_by_test_id("award-row").all()
     ]
     api = demo.api(f"/v1/members/{leader['member_id']}/points")
-    assert shown == [(a["award_id"], a["points"]) for a in api["awards"]]
+    in_occurred_order = sorted(api["awards"], key=lambda a: (a["occurred_at"], a["position"]))
+    assert shown == [(a["award_id"], a["points"]) for a in in_occurred_order]
     assert int(page.get_by_test_id("balance").inner_text()) == api["balance"] == leader["points"]
+    # The member's page (issue 21): name and team, then points by month adding up to the
+    # balance, and by value
+    heading = page.get_by_role("heading", level=1).inner_text()
+    assert (leader["display_name"] or leader["member_id"]) in heading and leader["team"] in heading
+    months = page.get_by_test_id("member-by-month").locator("tbody tr").all()
+    assert sum(int(m.get_attribute("data-points")) for m in months) == api["balance"]
+    assert page.get_by_test_id("member-by-value").locator("tbody tr").count() > 0
     shoot(page, "member-audit")
     accessible(page)
 
