@@ -108,6 +108,8 @@ def alignment_svg(trend: list[dict[str, Any]], title: str) -> str:
     strategy revision changed; gaps where a period had no behavior."""
     left, top, plot_w, plot_h = 50, 50, 640, 220
     step = plot_w / max(1, len(trend) - 1)
+    if trend and "covers" in trend[0]:
+        title = f"{title}, {trend[0]['covers'][0]} to {trend[-1]['covers'][1]}"
     body = [f"<text x='10' y='24' {HEADING}>{escape(title)}</text>"]
     for tick in (0, 25, 50, 75, 100):
         y = top + plot_h - plot_h * tick / 100
@@ -121,6 +123,11 @@ def alignment_svg(trend: list[dict[str, Any]], title: str) -> str:
         body.append(
             f"<text x='{x}' y='{top + plot_h + 16}' {FONT} text-anchor='middle'>{start[5:]}</text>"
         )
+        if point.get("partial"):
+            body.append(
+                f"<text x='{x}' y='{top + plot_h + 28}' {FONT} text-anchor='middle' "
+                f"data-testid='partial-period'>so far</text>"
+            )
         if point.get("revision_changed"):
             body.append(
                 f"<line x1='{x}' x2='{x}' y1='{top}' y2='{top + plot_h}' stroke='#555555' "

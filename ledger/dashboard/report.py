@@ -28,7 +28,9 @@ def picture(
     if kind == "heatmap":
         doc = views.heatmap(con, tenant_id, now=now, date_from=None, date_to=None, team=team)
         return charts.heatmap_svg(
-            doc, f"{tenant_id}: points per value and week{f', team {team}' if team else ''}"
+            doc,
+            f"{tenant_id}: points per value and week{f', team {team}' if team else ''}, "
+            f"{doc['from']} to {doc['to']}",
         )
     if kind == "alignment":
         doc = views.alignment(
@@ -53,7 +55,13 @@ def picture(
         campaign_id=None,
         member_id=None,
     )
-    return charts.leaderboard_svg(doc, f"{tenant_id}: leaderboard, {period}")
+    covers = doc["period"]
+    dates = (
+        "all time"
+        if covers["start"] is None
+        else f"{covers['start'][:10]} to {covers['end'][:10]} (end excluded)"
+    )
+    return charts.leaderboard_svg(doc, f"{tenant_id}: leaderboard, {period}, {dates}")
 
 
 def write(svg: str, svg_path: Path | None, png_path: Path | None) -> list[Path]:

@@ -127,12 +127,14 @@ def alignment(
     day = at or today(tz, now)
     trend: list[dict[str, Any]] = []
     for _ in range(TREND_PERIODS):  # the chosen period, then the ones before it
-        start, _end = period_bounds(period, day)
-        trend.append(
-            queries.alignment(
-                con, tenant_id, scope=scope, period=period, now=now, at=start, team=team
-            )
+        start, end = period_bounds(period, day)
+        point = queries.alignment(
+            con, tenant_id, scope=scope, period=period, now=now, at=start, team=team
         )
+        # Not over yet: its figures are still coming in, marked so it does not read as a fall.
+        point["partial"] = local_midnight(end, tz) > now
+        point["covers"] = (start.isoformat(), (end - timedelta(days=1)).isoformat())
+        trend.append(point)
         day = start - timedelta(days=1)
     trend.reverse()
     previous = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -85,7 +86,10 @@ def test_alignment_and_leaderboard_pictures_are_drawn(demo: Path, tmp_path: Path
             str(demo),
         )
         root = ET.fromstring(out.read_text())
-        assert root.find(f"{SVG}title") is not None
+        title = root.find(f"{SVG}title")
+        assert title is not None
+        # every picture states the dates it covers (issue 21)
+        assert re.search(r"\d{4}-\d{2}-\d{2} to \d{4}-\d{2}-\d{2}", title.text or ""), title.text
     markers = [
         line
         for line in ET.fromstring((tmp_path / "alignment.svg").read_text()).iter(f"{SVG}line")

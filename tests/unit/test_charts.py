@@ -101,3 +101,27 @@ def test_the_leaderboard_draws_a_bar_per_member() -> None:
     assert len(list(root.iter(f"{SVG}rect"))) == 1 + 2  # background + bars
     texts = [t.text for t in root.iter(f"{SVG}text")]
     assert "1. Ana" in texts and "2. b" in texts
+
+
+def test_the_alignment_picture_states_its_dates_and_marks_a_partial_period() -> None:
+    from ledger.dashboard.charts import alignment_svg
+
+    def point(start: str, end: str, partial: bool) -> dict[str, object]:
+        return {
+            "period": {"start": start},
+            "covers": (start, end),
+            "partial": partial,
+            "score": 80.0,
+            "incentive_score": 70.0,
+            "strategy_version": 1,
+            "revision_changed": False,
+        }
+
+    svg = alignment_svg(
+        [point("2026-11-01", "2026-11-30", False), point("2026-12-01", "2026-12-31", True)],
+        "alignment",
+    )
+    assert "2026-11-01 to 2026-12-31" in svg
+    assert svg.count("data-testid='partial-period'") == 1
+    whole = alignment_svg([point("2026-11-01", "2026-11-30", False)], "alignment")
+    assert "partial-period" not in whole
