@@ -25,6 +25,13 @@ from ledger.store import EventStore
 
 log = get_logger("ledger.relay")
 
+# How long a page may wait for the broker's acknowledgement before the producer is
+# dropped and the page retried with backoff. Short on purpose: while a broker hangs
+# (alive on TCP, answering nothing), kafka-python 3.0's sender thread busy-polls and
+# starves every other thread of the process, the API's among them (`ledger serve` runs
+# the relay in-process). A healthy broker acknowledges a page in milliseconds.
+ACK_SECONDS = 5.0
+
 
 class Relay:
     def __init__(self, settings: Settings, store: EventStore, page: int = 2_000) -> None:
@@ -67,9 +74,9 @@ class Relay:
                     ],
                 )
             )
-        self.producer.flush(timeout=30)
+        self.producer.flush(timeout=ACK_SECONDS)
         for future in futures:
-            future.get(timeout=30)  # raises if the broker did not acknowledge
+            future.get(timeout=ACK_SECONDS)  # raises if the broker did not acknowledge
         self.after_acknowledged(notifications[-1].id)
         self.tracking.insert_tracking(Tracking(self.name, notifications[-1].id))
         self.published += len(futures)
@@ -110,7 +117,15 @@ class Relay:
             try:
                 self.producer.close(timeout=1)
             except Exception as error:
+                # kafka-python's close() flushes first and raises when records are still
+                # unacknowledged, before it reaches its own force-close: its sender thread
+                # then lives on, busy-polling a broker that does not answer, and starves
+                # the process (the API's threads too). Stop it the way close() would have.
                 log.debug("closing the failed producer failed", error=cause(error))
+                sender = getattr(self.producer, "_sender", None)
+                if sender is not None:
+                    sender.force_close()
+                    sender.join(1)
         self.producer = None
 
     def position_or_none(self) -> int | None:

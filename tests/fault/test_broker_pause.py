@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -56,6 +57,10 @@ def test_broker_paused_30s_under_traffic_loses_nothing(
         finally:
             broker.resume()
         assert wait_until_published(relay, 90), "lag did not return to zero"
+        # A failed producer's sender thread is stopped, not left busy-polling (it starved
+        # the process: kafka-python's close() raises before its own force-close).
+        senders = [t for t in threading.enumerate() if "producer" in t.name and t.is_alive()]
+        assert len(senders) <= 1, [t.name for t in senders]
     kafka_fed = from_kafka(config, decrypt=ledger.personal.decrypt)
     expected = from_store(ledger.store, ledger.personal.decrypt)
     assert comparable(kafka_fed)["awards"] == comparable(expected)["awards"]
