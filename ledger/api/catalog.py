@@ -16,11 +16,8 @@ from ledger.clock import Clock, as_utc
 from ledger.commands.base import MEMBER_ID_PATTERN
 from ledger.projections import catalog
 from ledger.projections.facts import Decrypt
+from ledger.web.auth import MESSAGE_ROLES
 from ledger.web.reading import Answer, AsOf, Key, MinPosition
-
-# Messages of recognitions are personal data: the admin's and the service's (the system
-# that shows them to the two members), not a manager's or an analyst's.
-MESSAGE_ROLES = ("admin", "service")
 
 Limit = Annotated[int, Query(ge=1, le=200, description="Items per page.")]
 Cursor = Annotated[

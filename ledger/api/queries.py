@@ -11,7 +11,7 @@ from fastapi import FastAPI, Query, Request
 from ledger.clock import Clock, as_utc
 from ledger.commands.base import MEMBER_ID_PATTERN
 from ledger.errors import Invalid
-from ledger.projections import queries, summary
+from ledger.projections import queries, recognition_flow, summary
 from ledger.projections.facts import Decrypt
 from ledger.web.auth import DRIFT_ROLES, FEED_ROLES
 from ledger.web.reading import Answer, AsOf, Day, Key, MinPosition
@@ -76,6 +76,28 @@ def install(
             period=period,
             at=at,
             now=clock.now(),
+            as_of=moment(as_of),
+        )
+
+    @app.get("/v1/recognitions/flow", tags=["queries"], responses=responses)
+    async def who_recognizes_whom(
+        request: Request,
+        period: Literal["week", "month"] = "month",
+        at: Day | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 10,
+        as_of: AsOf = None,
+        min_position: MinPosition = None,
+    ) -> dict[str, Any]:
+        """Who recognizes whom: the givers' and the receivers' boards, and the flow between
+        teams (each member in the team they were in then)."""
+        return await answer(
+            request,
+            min_position,
+            recognition_flow.flow,
+            period=period,
+            at=at,
+            now=clock.now(),
+            limit=limit,
             as_of=moment(as_of),
         )
 

@@ -28,7 +28,7 @@ from ledger.errors import Invalid
 from ledger.projections import summary
 from ledger.projections.facts import Decrypt
 from ledger.store import EventStore
-from ledger.web.auth import DRIFT_ROLES
+from ledger.web.auth import DRIFT_ROLES, MESSAGE_ROLES
 from ledger.web.headers import PAGE_HEADERS
 from ledger.web.reading import Answer, MinPosition
 
@@ -235,7 +235,15 @@ def install(
     async def activity(request: Request, member_id: str | None = None) -> HTMLResponse:
         now = clock.now()
         member_id = _blank(member_id)
-        doc = await answer(request, None, views.activity, now=now, member_id=member_id)
+        doc = await answer(
+            request,
+            None,
+            views.activity,
+            now=now,
+            member_id=member_id,
+            decrypt=decrypt,
+            by_role=lambda role: {"with_messages": role in MESSAGE_ROLES},
+        )
         return render(
             "activity.html",
             doc=doc,

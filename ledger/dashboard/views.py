@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 
 from ledger.periods import local_date, local_midnight
-from ledger.projections import catalog, drift, known, queries
+from ledger.projections import catalog, drift, known, queries, recognition_flow
 from ledger.projections.facts import Decrypt
 from ledger.projections.queries import period_bounds, tenant_timezone, today
 from ledger.recalibration import levers
@@ -202,19 +202,23 @@ def activity(
     *,
     now: datetime,
     member_id: str | None,
+    with_messages: bool = False,
+    decrypt: Decrypt | None = None,
 ) -> dict[str, Any]:
-    """The recognition feed, missions open today (for a member when one is chosen) and
-    campaigns with their status."""
+    """The recognition feed (messages for the roles that may read them), this month's
+    givers' and receivers' boards and the flow between teams, missions open today (for a
+    member when one is chosen) and campaigns with their status."""
     return {
         "feed": catalog.recognitions(
             con,
             tenant_id,
             member_id=None,
-            with_messages=False,
-            decrypt=None,
+            with_messages=with_messages,
+            decrypt=decrypt if with_messages else None,
             cursor=None,
             limit=20,
         )["items"],
+        "flow": recognition_flow.flow(con, tenant_id, period="month", now=now, limit=10),
         "missions": catalog.missions(
             con, tenant_id, now=now, active=True, member_id=member_id, cursor=None, limit=50
         )["items"],

@@ -18,6 +18,9 @@ READ_ROLES = ("admin", "manager", "service", "analyst")
 FEED_ROLES = ("admin", "analyst")
 # The drift watch and its recalibration: people who act on the company's alignment.
 DRIFT_ROLES = ("admin", "manager", "analyst")
+# Messages of recognitions are personal data: the admin's and the service's (the system
+# that shows them to the two members), not a manager's or an analyst's.
+MESSAGE_ROLES = ("admin", "service")
 
 
 # Keys and tokens are URL-safe ASCII; anything else cannot be one (and is not looked up).

@@ -26,7 +26,12 @@ import orjson
 CSV_TYPE = "text/csv"
 # Which list of a document its rows are, where a document has more than one.
 # "": the document itself is the one row (the summary's figures; its campaigns as JSON).
-ROWS = {"/v1/drift": "alerts", "/v1/strategy": "revisions", "/v1/summary": ""}
+ROWS = {
+    "/v1/drift": "alerts",
+    "/v1/strategy": "revisions",
+    "/v1/summary": "",
+    "/v1/recognitions/flow": "flow",
+}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 

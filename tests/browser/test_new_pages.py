@@ -87,3 +87,38 @@ def test_the_csv_link_downloads_the_apis_table(page: Any, demo: Demo) -> None:
     assert text == expected
     (row,) = list(csv.DictReader(io.StringIO(text)))
     assert int(row["behaviors"]) == demo.api("/v1/summary", period="month")["behaviors"]
+
+
+def test_the_feed_shows_messages_to_an_admin_not_to_a_manager_and_the_boards_are_the_apis(
+    page: Any, demo: Demo
+) -> None:
+    flow = demo.api("/v1/recognitions/flow", period="month")
+    sign_in(page, demo)
+    open_page(page, demo, "/activity")
+    assert page.get_by_test_id("recognition-message").count() > 0, "the demo's feed has messages"
+    givers = [
+        (r.get_attribute("data-member-id"), int(r.get_attribute("data-recognitions")))
+        for r in page.get_by_test_id("giver-row").all()
+    ]
+    assert givers == [(e["member_id"], e["recognitions"]) for e in flow["givers"]]
+    cells = {
+        (c.get_attribute("data-from-team"), c.get_attribute("data-to-team")): int(
+            c.get_attribute("data-recognitions")
+        )
+        for c in page.get_by_test_id("team-flow-cell").all()
+    }
+    for f in flow["flow"]:
+        assert cells[(f["from_team"], f["to_team"])] == f["recognitions"]
+    shoot(page, "activity-feed-admin")
+    accessible(page)
+    manager = httpx.post(
+        f"{demo.url}/v1/api-keys",
+        json={"role": "manager", "label": "browser manager"},
+        headers={"Authorization": f"Bearer {demo.admin_key}"},
+    ).json()["key"]
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, demo, manager)
+    open_page(page, demo, "/activity")
+    assert page.get_by_test_id("recognition").count() > 0
+    assert page.get_by_test_id("recognition-message").count() == 0
+    shoot(page, "activity-feed-manager")

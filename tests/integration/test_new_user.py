@@ -320,3 +320,52 @@ def test_problems_have_one_type_per_kind_and_name_their_field(acme: Api, server:
     assert typo["field"] == "team"
     unauthenticated = httpx.get(f"{server}/v1/leaderboard").json()
     assert unauthenticated["type"].endswith("/unauthenticated") and unauthenticated["field"] is None
+
+
+def test_the_recognition_flow_ranks_givers_and_receivers_and_crosses_teams(
+    server: str,
+) -> None:
+    # Given ana and bo in sales, cy in support; ana recognizes bo and cy, cy recognizes ana
+    admin = Api(server, create_tenant(server, "initech", timezone="Europe/Stockholm"))
+    admin.ok("/v1/values", {"key": "ownership", "name": "Ownership"})
+    for member, team in (("ana", "sales"), ("bo", "sales"), ("cy", "support")):
+        admin.ok(
+            "/v1/members",
+            {
+                "member_id": member,
+                "display_name": member.title(),
+                "team": team,
+                "joined_at": (now() - timedelta(days=30)).isoformat(),
+            },
+        )
+    last = 0
+    for giver, receiver, points in (("ana", "bo", 5), ("ana", "cy", 3), ("cy", "ana", 4)):
+        last = int(
+            admin.ok(
+                "/v1/recognitions",
+                {
+                    "from_member": giver,
+                    "to_member": receiver,
+                    "value": "ownership",
+                    "points": points,
+                },
+            )["position"]
+        )
+    # When the month's flow is read
+    doc = admin.get("/v1/recognitions/flow", period="month", min_position=last).json()
+    # Then
+    assert doc["recognitions"] == 3
+    assert doc["givers"] == [
+        {"rank": 1, "member_id": "ana", "recognitions": 2, "points": 8},
+        {"rank": 2, "member_id": "cy", "recognitions": 1, "points": 4},
+    ]
+    assert [(e["rank"], e["member_id"]) for e in doc["receivers"]] == [
+        (1, "bo"),
+        (2, "ana"),
+        (3, "cy"),
+    ]
+    assert doc["flow"] == [
+        {"from_team": "sales", "to_team": "sales", "recognitions": 1, "points": 5},
+        {"from_team": "sales", "to_team": "support", "recognitions": 1, "points": 3},
+        {"from_team": "support", "to_team": "sales", "recognitions": 1, "points": 4},
+    ]
