@@ -38,6 +38,7 @@ class Ping(LedgerEvent):
 
 class Pinger(LedgerAggregate):
     kind = "bench-pinger"
+    events = (Ping,)  # every aggregate declares its events (the stream catalog reads them)
 
 
 def open_ledger(store: str) -> Ledger:

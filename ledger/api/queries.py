@@ -107,6 +107,10 @@ def install(
         date_from: Annotated[Day | None, Query(alias="from")] = None,
         date_to: Annotated[Day | None, Query(alias="to")] = None,
         team: Key = None,
+        per_person: Annotated[
+            bool,
+            Query(description="Also give each cell's team size and points per person."),
+        ] = False,
         as_of: AsOf = None,
         min_position: MinPosition = None,
     ) -> dict[str, Any]:
@@ -119,6 +123,7 @@ def install(
             date_from=date_from,
             date_to=date_to,
             team=team,
+            per_person=per_person,
             as_of=moment(as_of),
         )
 

@@ -144,7 +144,9 @@ def install(
         )
 
     @app.get("/ui/heatmap", include_in_schema=False)
-    async def heatmap(request: Request, team: str | None = None) -> HTMLResponse:
+    async def heatmap(
+        request: Request, team: str | None = None, per_person: bool = False
+    ) -> HTMLResponse:
         # `from` and `to` as in the API (`from` is a Python keyword: read them directly).
         date_from = request.query_params.get("from")
         date_to = request.query_params.get("to")
@@ -156,6 +158,7 @@ def install(
             date_from=_day(date_from, "from"),
             date_to=_day(date_to, "to"),
             team=_blank(team),
+            per_person=per_person,
         )
         return render("heatmap.html", filters, doc=doc, team=_blank(team))
 

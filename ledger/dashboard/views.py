@@ -94,10 +94,22 @@ def heatmap(
     date_from: date | None,
     date_to: date | None,
     team: str | None,
+    per_person: bool = False,
 ) -> dict[str, Any]:
-    """The API's cells laid out as a grid: a row per (team, value), a column per week."""
-    doc = queries.heatmap(con, tenant_id, now=now, date_from=date_from, date_to=date_to, team=team)
+    """The API's cells laid out as a grid: a row per (team, value), a column per week;
+    `per_person`: each cell shaded and labelled by its points per team member."""
+    doc = queries.heatmap(
+        con,
+        tenant_id,
+        now=now,
+        date_from=date_from,
+        date_to=date_to,
+        team=team,
+        per_person=per_person,
+    )
     cells = doc["cells"]
+    for cell in cells:
+        cell["shown"] = (cell["points_per_person"] or 0) if per_person else cell["points"]
     weeks = sorted({c["week_start"] for c in cells})
     rows = sorted({(c["team"], c["value"]) for c in cells})
     grid = {(c["team"], c["value"], c["week_start"]): c for c in cells}
@@ -106,7 +118,8 @@ def heatmap(
         "rows": [
             {"team": t, "value": v, "cells": [grid.get((t, v, w)) for w in weeks]} for t, v in rows
         ],
-        "max_points": max((c["points"] for c in cells), default=0),
+        "max_points": max((c["shown"] for c in cells), default=0),
+        "per_person": per_person,
     }
     return doc
 

@@ -316,6 +316,7 @@ def heatmap(
     date_to: date | None = None,
     team: str | None = None,
     as_of: datetime | None = None,
+    per_person: bool = False,
 ) -> dict[str, Any]:
     known.require(con, tenant_id, team=team)
     tz = tenant_timezone(con, tenant_id)
@@ -349,12 +350,49 @@ def heatmap(
         }
         for r in rows
     ]
+    if per_person:
+        sizes = _headcounts(con, tenant_id, tz, sorted({c["week_start"] for c in cells}))
+        for cell in cells:
+            members = sizes.get((cell["team"], cell["week_start"]), 0)
+            cell["members"] = members
+            cell["points_per_person"] = round(cell["points"] / members, 1) if members else None
     return {
         "from": start.isoformat(),
         "to": end.isoformat(),
         "cells": cells,
         "as_of_position": as_of_position(con, tenant_id, as_of),
     }
+
+
+def _headcounts(
+    con: duckdb.DuckDBPyConnection, tenant_id: str, tz: str, weeks: list[str]
+) -> dict[tuple[str, str], int]:
+    """How many members each team had in each week (a member counts in the team they were
+    in at the week's end, if they had joined by then and not left before it began): the
+    heatmap's per-person option divides by it, so bigger teams do not dominate."""
+    if not weeks:
+        return {}
+    rows = con.execute(
+        """
+        WITH weeks AS (
+            SELECT CAST(w AS DATE) AS week_start,
+                   timezone($tz, CAST(CAST(w AS DATE) AS TIMESTAMP)) AS lo,
+                   timezone($tz, CAST(CAST(w AS DATE) + 7 AS TIMESTAMP)) AS hi
+            FROM unnest($weeks) AS t(w)
+        ),
+        roster AS (
+            SELECT w.week_start,
+                   (SELECT h.team FROM team_history h WHERE h.tenant_id = $t
+                      AND h.member_id = p.member_id AND h.effective_from < w.hi
+                    ORDER BY h.effective_from DESC, h.position DESC LIMIT 1) AS team
+            FROM weeks w JOIN member_profiles p ON p.tenant_id = $t
+            WHERE p.joined_at < w.hi AND (p.departed_at IS NULL OR p.departed_at > w.lo)
+        )
+        SELECT team, week_start, count(*) FROM roster WHERE team IS NOT NULL GROUP BY ALL
+        """,
+        {"t": tenant_id, "tz": tz, "weeks": weeks},
+    ).fetchall()
+    return {(team, week.isoformat()): int(n) for team, week, n in rows}
 
 
 # -- alignment ----------------------------------------------------------------------------

@@ -122,3 +122,28 @@ def test_the_feed_shows_messages_to_an_admin_not_to_a_manager_and_the_boards_are
     assert page.get_by_test_id("recognition").count() > 0
     assert page.get_by_test_id("recognition-message").count() == 0
     shoot(page, "activity-feed-manager")
+
+
+def test_the_heatmap_per_person_shows_the_apis_points_per_member(page: Any, demo: Demo) -> None:
+    cells = demo.api("/v1/heatmap", per_person="true")["cells"]
+    sign_in(page, demo)
+    open_page(page, demo, "/heatmap?per_person=true")
+    shown = {
+        (
+            c.get_attribute("data-team"),
+            c.get_attribute("data-value"),
+            c.get_attribute("data-week-start"),
+        ): (
+            c.get_attribute("data-points-per-person"),
+            c.get_attribute("data-members"),
+        )
+        for c in page.get_by_test_id("heatmap-cell").all()
+    }
+    assert shown == {
+        (c["team"], c["value"], c["week_start"]): (
+            "" if c["points_per_person"] is None else str(c["points_per_person"]),
+            str(c["members"]),
+        )
+        for c in cells
+    }
+    shoot(page, "heatmap-per-person")

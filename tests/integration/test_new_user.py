@@ -369,3 +369,42 @@ def test_the_recognition_flow_ranks_givers_and_receivers_and_crosses_teams(
         {"from_team": "sales", "to_team": "support", "recognitions": 1, "points": 3},
         {"from_team": "support", "to_team": "sales", "recognitions": 1, "points": 4},
     ]
+
+
+def test_the_heatmap_per_person_divides_by_the_teams_size_that_week(server: str) -> None:
+    # Given a team of three and a team of one, each completing the same mission once
+    admin = Api(server, create_tenant(server, "hooli", timezone="Europe/Stockholm"))
+    admin.ok("/v1/values", {"key": "ownership", "name": "Ownership"})
+    for member, team in (("ana", "big"), ("bo", "big"), ("cy", "big"), ("dee", "small")):
+        admin.ok(
+            "/v1/members",
+            {
+                "member_id": member,
+                "display_name": member.title(),
+                "team": team,
+                "joined_at": (now() - timedelta(days=30)).isoformat(),
+            },
+        )
+    admin.ok(
+        "/v1/missions",
+        {
+            "mission_id": "call",
+            "title": "Call",
+            "values": ["ownership"],
+            "points": 30,
+            "cadence": "daily",
+            "starts_at": (now() - timedelta(days=20)).isoformat(),
+        },
+    )
+    last = 0
+    for member in ("ana", "dee"):
+        last = int(admin.ok("/v1/missions/call/completions", {"member_id": member})["position"])
+    # When the heatmap is asked per person
+    cells = admin.get("/v1/heatmap", per_person="true", min_position=last).json()["cells"]
+    by_team = {c["team"]: c for c in cells}
+    # Then the same 30 points are 10 a person in the team of three, 30 in the team of one
+    assert by_team["big"]["points"] == by_team["small"]["points"] == 30
+    assert (by_team["big"]["members"], by_team["big"]["points_per_person"]) == (3, 10.0)
+    assert (by_team["small"]["members"], by_team["small"]["points_per_person"]) == (1, 30.0)
+    plain = admin.get("/v1/heatmap").json()["cells"]
+    assert all("members" not in c for c in plain)  # the API's cells, unchanged by default
