@@ -22,12 +22,19 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="module")
-def acme(server: str) -> Api:
-    admin = Api(server, create_tenant(server, "acme", timezone="Europe/Stockholm"))
-    for key in ("ownership", "speed"):
+def company(
+    server: str,
+    tenant: str,
+    teams: dict[str, str],
+    values: tuple[str, ...] = ("ownership",),
+    mission: tuple[str, int] | None = None,
+) -> Api:
+    """A tenant with `values`, members (id: team) who joined 30 days ago, and optionally a
+    daily mission (id, points) on the first value, open since 20 days ago."""
+    admin = Api(server, create_tenant(server, tenant, timezone="Europe/Stockholm"))
+    for key in values:
         admin.ok("/v1/values", {"key": key, "name": key.title()})
-    for member, team in (("ana", "sales"), ("bo", "sales"), ("cy", "support")):
+    for member, team in teams.items():
         admin.ok(
             "/v1/members",
             {
@@ -37,18 +44,31 @@ def acme(server: str) -> Api:
                 "joined_at": (now() - timedelta(days=30)).isoformat(),
             },
         )
-    admin.ok(
-        "/v1/missions",
-        {
-            "mission_id": "follow-up",
-            "title": "Follow up",
-            "values": ["ownership"],
-            "points": 10,
-            "cadence": "daily",
-            "starts_at": (now() - timedelta(days=20)).isoformat(),
-        },
-    )
+    if mission is not None:
+        mission_id, points = mission
+        admin.ok(
+            "/v1/missions",
+            {
+                "mission_id": mission_id,
+                "title": mission_id.replace("-", " ").capitalize(),
+                "values": [values[0]],
+                "points": points,
+                "cadence": "daily",
+                "starts_at": (now() - timedelta(days=20)).isoformat(),
+            },
+        )
     return admin
+
+
+@pytest.fixture(scope="module")
+def acme(server: str) -> Api:
+    return company(
+        server,
+        "acme",
+        {"ana": "sales", "bo": "sales", "cy": "support"},
+        ("ownership", "speed"),
+        ("follow-up", 10),
+    )
 
 
 def _complete(api: Api, member: str, days_ago: int) -> int:
@@ -230,28 +250,8 @@ def test_the_summary_counts_participation_behaviors_and_points_against_last_peri
 ) -> None:
     # Given four members, this week: ana recognizes bo (5), cy completes a mission (10);
     # last week: dee completed it, and ana recognized cy (5)
-    admin = Api(server, create_tenant(server, "globex", timezone="Europe/Stockholm"))
-    admin.ok("/v1/values", {"key": "ownership", "name": "Ownership"})
-    for member in ("ana", "bo", "cy", "dee"):
-        admin.ok(
-            "/v1/members",
-            {
-                "member_id": member,
-                "display_name": member.title(),
-                "team": "sales",
-                "joined_at": (now() - timedelta(days=30)).isoformat(),
-            },
-        )
-    admin.ok(
-        "/v1/missions",
-        {
-            "mission_id": "call",
-            "title": "Call",
-            "values": ["ownership"],
-            "points": 10,
-            "cadence": "daily",
-            "starts_at": (now() - timedelta(days=20)).isoformat(),
-        },
+    admin = company(
+        server, "globex", {m: "sales" for m in ("ana", "bo", "cy", "dee")}, mission=("call", 10)
     )
     this_week = (now() - timedelta(minutes=5)).isoformat()
     last_week = (now() - timedelta(days=7)).isoformat()
@@ -326,18 +326,7 @@ def test_the_recognition_flow_ranks_givers_and_receivers_and_crosses_teams(
     server: str,
 ) -> None:
     # Given ana and bo in sales, cy in support; ana recognizes bo and cy, cy recognizes ana
-    admin = Api(server, create_tenant(server, "initech", timezone="Europe/Stockholm"))
-    admin.ok("/v1/values", {"key": "ownership", "name": "Ownership"})
-    for member, team in (("ana", "sales"), ("bo", "sales"), ("cy", "support")):
-        admin.ok(
-            "/v1/members",
-            {
-                "member_id": member,
-                "display_name": member.title(),
-                "team": team,
-                "joined_at": (now() - timedelta(days=30)).isoformat(),
-            },
-        )
+    admin = company(server, "initech", {"ana": "sales", "bo": "sales", "cy": "support"})
     last = 0
     for giver, receiver, points in (("ana", "bo", 5), ("ana", "cy", 3), ("cy", "ana", 4)):
         last = int(
@@ -373,28 +362,11 @@ def test_the_recognition_flow_ranks_givers_and_receivers_and_crosses_teams(
 
 def test_the_heatmap_per_person_divides_by_the_teams_size_that_week(server: str) -> None:
     # Given a team of three and a team of one, each completing the same mission once
-    admin = Api(server, create_tenant(server, "hooli", timezone="Europe/Stockholm"))
-    admin.ok("/v1/values", {"key": "ownership", "name": "Ownership"})
-    for member, team in (("ana", "big"), ("bo", "big"), ("cy", "big"), ("dee", "small")):
-        admin.ok(
-            "/v1/members",
-            {
-                "member_id": member,
-                "display_name": member.title(),
-                "team": team,
-                "joined_at": (now() - timedelta(days=30)).isoformat(),
-            },
-        )
-    admin.ok(
-        "/v1/missions",
-        {
-            "mission_id": "call",
-            "title": "Call",
-            "values": ["ownership"],
-            "points": 30,
-            "cadence": "daily",
-            "starts_at": (now() - timedelta(days=20)).isoformat(),
-        },
+    admin = company(
+        server,
+        "hooli",
+        {"ana": "big", "bo": "big", "cy": "big", "dee": "small"},
+        mission=("call", 30),
     )
     last = 0
     for member in ("ana", "dee"):
