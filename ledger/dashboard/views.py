@@ -16,6 +16,7 @@ from ledger.periods import local_date, local_midnight
 from ledger.projections import catalog, drift, known, queries, recognition_flow
 from ledger.projections.facts import Decrypt
 from ledger.projections.queries import period_bounds, tenant_timezone, today
+from ledger.projections.sql import team_at
 from ledger.recalibration import levers
 from ledger.store import EventStore
 
@@ -175,10 +176,9 @@ def member(
         entry["what"], entry["tags"] = _described(entry)
     doc["awards"].sort(key=lambda e: (e["occurred_at"], e.get("position") or 0))
     profile = con.execute(
-        "SELECT CASE WHEN p.forgotten THEN NULL ELSE p.display_name END, "
-        "(SELECT h.team FROM team_history h WHERE h.tenant_id = p.tenant_id "
-        " AND h.member_id = p.member_id ORDER BY h.effective_from DESC, h.position DESC "
-        " LIMIT 1) FROM member_profiles p WHERE p.tenant_id = $t AND p.member_id = $m",
+        "SELECT CASE WHEN p.forgotten THEN NULL ELSE p.display_name END, "  # noqa: S608 (constant SQL; values bound)
+        f"{team_at('p.member_id')} FROM member_profiles p "
+        "WHERE p.tenant_id = $t AND p.member_id = $m",
         {"t": tenant_id, "m": member_id},
     ).fetchone()
     doc["display_name"], doc["team"] = profile if profile else (None, None)

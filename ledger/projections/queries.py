@@ -29,6 +29,7 @@ from ledger.projections.sql import (
     HEATMAP_FROM_AWARDS,
     base_ctes,
     recorded_cut,
+    team_at,
     with_ctes,
 )
 
@@ -372,8 +373,9 @@ def _headcounts(
     heatmap's per-person option divides by it, so bigger teams do not dominate."""
     if not weeks:
         return {}
+    team = team_at("p.member_id", "w.hi", before=True)
     rows = con.execute(
-        """
+        f"""
         WITH weeks AS (
             SELECT CAST(w AS DATE) AS week_start,
                    timezone($tz, CAST(CAST(w AS DATE) AS TIMESTAMP)) AS lo,
@@ -381,10 +383,7 @@ def _headcounts(
             FROM unnest($weeks) AS t(w)
         ),
         roster AS (
-            SELECT w.week_start,
-                   (SELECT h.team FROM team_history h WHERE h.tenant_id = $t
-                      AND h.member_id = p.member_id AND h.effective_from < w.hi
-                    ORDER BY h.effective_from DESC, h.position DESC LIMIT 1) AS team
+            SELECT w.week_start, {team} AS team
             FROM weeks w JOIN member_profiles p ON p.tenant_id = $t
             WHERE p.joined_at < w.hi AND (p.departed_at IS NULL OR p.departed_at > w.lo)
         )

@@ -15,7 +15,7 @@ import duckdb
 
 from ledger.periods import local_midnight
 from ledger.projections.queries import as_of_position, period_bounds, tenant_timezone, today
-from ledger.projections.sql import recorded_cut
+from ledger.projections.sql import recorded_cut, team_at
 
 _GIVEN = """
 WITH given AS (
@@ -27,13 +27,7 @@ WITH given AS (
       AND CAST(payload->>'occurred_at' AS TIMESTAMPTZ) >= $lo
       AND CAST(payload->>'occurred_at' AS TIMESTAMPTZ) < $hi
 )
-SELECT giver, receiver, points,
-       (SELECT h.team FROM team_history h WHERE h.tenant_id = $t AND h.member_id = giver
-          AND h.effective_from <= occurred_at {h_cut}
-        ORDER BY h.effective_from DESC, h.position DESC LIMIT 1) AS giver_team,
-       (SELECT h.team FROM team_history h WHERE h.tenant_id = $t AND h.member_id = receiver
-          AND h.effective_from <= occurred_at {h_cut}
-        ORDER BY h.effective_from DESC, h.position DESC LIMIT 1) AS receiver_team
+SELECT giver, receiver, points, {giver_team} AS giver_team, {receiver_team} AS receiver_team
 FROM given"""
 
 
@@ -70,7 +64,12 @@ def flow(
     if cut:
         params["as_of"] = as_of
     rows = con.execute(
-        _GIVEN.format(cut=recorded_cut(cut), h_cut=recorded_cut(cut, "h.")), params
+        _GIVEN.format(
+            cut=recorded_cut(cut),
+            giver_team=team_at("giver", "occurred_at", cut=recorded_cut(cut, "h.")),
+            receiver_team=team_at("receiver", "occurred_at", cut=recorded_cut(cut, "h.")),
+        ),
+        params,
     ).fetchall()
     givers: dict[str, list[int]] = {}
     receivers: dict[str, list[int]] = {}

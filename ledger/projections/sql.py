@@ -17,6 +17,25 @@ def recorded_cut(as_of: bool, alias: str = "") -> str:
     return f"AND {alias}recorded_at <= $as_of" if as_of else ""
 
 
+def team_at(
+    member: str,
+    moment: str | None = None,
+    *,
+    before: bool = False,
+    cut: str = "",
+    tenant: str = "$t",
+) -> str:
+    """SQL for the team `member` (an SQL expression) was in at `moment` (an expression;
+    None: the latest move), by the moves recorded (`cut`: a time-travel filter on `h.`).
+    `before`: moves effective strictly before the moment."""
+    when = f"AND h.effective_from {'<' if before else '<='} {moment} " if moment else ""
+    return (
+        f"(SELECT h.team FROM team_history h WHERE h.tenant_id = {tenant} "
+        f"AND h.member_id = {member} {when}{cut} "
+        "ORDER BY h.effective_from DESC, h.position DESC LIMIT 1)"
+    )
+
+
 def base_ctes(tenants: str, award_window: str = "TRUE", as_of: bool = False) -> str:
     """CTEs team_hist, attributed, rev. `tenants`/`award_window` are SQL conditions."""
     cut = recorded_cut(as_of)
