@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+from unittest.mock import patch
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -45,7 +46,7 @@ from ledger.commands.strategy import ReviseStrategy
 from ledger.config import Settings
 from ledger.envelope import envelope_of
 from ledger.errors import LedgerError, NotFound
-from ledger.projections import queries
+from ledger.projections import known, queries
 from ledger.projections.projection import Projection
 from ledger.service import Ledger
 from ledger.store import topic_of
@@ -708,6 +709,21 @@ def prefix_projection(
     return projection
 
 
+@contextmanager
+def filters_checked_against(present: Projection) -> Iterator[None]:
+    """The API checks a filter against the present (known.require: a team or campaign
+    that exists now but not yet at `as_of` is a filter, not a typo). A projection of only
+    what was recorded by then cannot know the present, so while it answers, its filters
+    are checked against the full projection, as the API's would be."""
+    check = known.require
+
+    def against_present(con: Any, tenant_id: str, **filters: str | None) -> None:
+        present.run(check, tenant_id, **filters)
+
+    with patch.object(known, "require", against_present):
+        yield
+
+
 @settings(BOUNDED, max_examples=10)
 @given(steps=audit_histories, tenant_id=tenant_key, pick=st.integers(0, 10_000))
 def test_time_travel_equals_a_projection_of_what_was_recorded_by_then(
@@ -735,10 +751,10 @@ def test_time_travel_equals_a_projection_of_what_was_recorded_by_then(
                 prefix = prefix_projection(h.envelopes, moment, decrypt)
                 try:
                     past = answers(full, tenant_id, moment, record, now=now, as_of=moment)
-                    assert past == answers(prefix, tenant_id, moment, record, now=moment)
-                    assert points_of(
-                        full, tenant_id, record, moment, as_of=moment, decrypt=decrypt
-                    ) == points_of(prefix, tenant_id, record, moment, decrypt=decrypt)
+                    then = points_of(full, tenant_id, record, moment, as_of=moment, decrypt=decrypt)
+                    with filters_checked_against(full):
+                        assert past == answers(prefix, tenant_id, moment, record, now=moment)
+                        assert then == points_of(prefix, tenant_id, record, moment, decrypt=decrypt)
                 finally:
                     prefix.close()
                 # And plainly: the awards recorded by then and not reversed by then.
