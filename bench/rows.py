@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +69,7 @@ def http_rows(sizes: Sizes, work: Path) -> list[Row]:
     with ledger_serve(data, work / "serve-big.log") as server:
         tenant = keys_of(server.url, admin_key, big.members, "teamwork")
         rows += loaded_rows(server, tenant.service_key, sizes, bare["open"], big)
+        rows += time_travel_rows(server, tenant.analyst_key, sizes, big)
         rows += snapshot_rows(server, admin_key)
     return rows
 
@@ -109,7 +110,9 @@ def loaded_rows(
     stopping.set()
     poller.join()
     rate = sizes.open_rate
-    held = got["p99_ms"] < 25 and got["errors"] == 0
+    # Issue 22's goals: p99 < 25 ms on a small history, < 50 ms on the large one.
+    limit = 25 if history.behaviors <= sizes.small_behaviors else 50
+    held = got["p99_ms"] < limit and got["errors"] == 0
     size = f"history of {history.behaviors:,} behaviors"
     return [
         Row(
@@ -118,7 +121,7 @@ def loaded_rows(
             "ms",
             bare["p99_ms"],
             "bare FastAPI p99, same load",
-            "p99 < 25 ms, 0 errors",
+            f"p99 < {limit} ms, 0 errors",
             held,
             f"p50 {got['p50_ms']:.1f} ms, max {got['max_ms']:.0f} ms, {got['errors']} errors "
             f"of {got['sent']}, achieved {got['achieved_rate']:.0f}/s",
@@ -133,6 +136,46 @@ def loaded_rows(
             detail=f"p50 {percentile(lags, 50):.2f} s over {len(lags)} scrapes of /metrics",
         ),
     ]
+
+
+def time_travel_rows(server: Server, key: str, sizes: Sizes, history: History) -> list[Row]:
+    """The queries as the ledger stood a month before the history's end (`as_of`), over
+    HTTP, each beside the same query of the present (which reads the rollups)."""
+    moment = END - timedelta(days=30)
+    at = moment.date()
+    asked: dict[str, tuple[str, dict[str, Any]]] = {
+        "leaderboard all": ("/v1/leaderboard", {"period": "all"}),
+        "leaderboard month": ("/v1/leaderboard", {"period": "month", "at": at}),
+        "heatmap 13 weeks": ("/v1/heatmap", {"from": at - timedelta(weeks=13), "to": at}),
+        "alignment month": ("/v1/alignment", {"scope": "tenant", "period": "month", "at": at}),
+    }
+    repeats = max(3, sizes.query_repeats // 3)
+    rows = []
+    with httpx.Client(
+        base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=120
+    ) as client:
+        for name, (path, params) in asked.items():
+
+            def get(
+                extra: dict[str, Any], path: str = path, params: dict[str, Any] = params
+            ) -> None:
+                client.get(path, params={**params, **extra}).raise_for_status()
+
+            present = p95_ms(lambda: get({}), repeats)
+            past = p95_ms(lambda: get({"as_of": moment.isoformat()}), repeats)
+            rows.append(
+                Row(
+                    f"time travel over HTTP (as_of a month back), {name}, "
+                    f"{history.behaviors:,} behaviors: p95",
+                    past,
+                    "ms",
+                    present,
+                    "the same query of the present",
+                    "p95 < 100 ms",
+                    past < 100,
+                )
+            )
+    return rows
 
 
 def lag(server: Server) -> tuple[float, float]:
@@ -243,9 +286,10 @@ def store_rows(sizes: Sizes, work: Path) -> list[Row]:
     history = cached(work, sizes.behaviors, sizes.members)
     store = EventStore(f"sqlite:///{history.store}", cache_size=0)
     started, after, read = time.perf_counter(), 0, 0
-    while page := store.select(after, 50_000):
+    # The bare read is the rebuild's own read of the log (plain rows, no objects).
+    while page := store.page(after, 50_000):
         read += len(page)
-        after = page[-1].id
+        after = page[-1][0]
     bare = read / (time.perf_counter() - started)
     store.close()
     data = work / "rebuild"
@@ -263,7 +307,7 @@ def store_rows(sizes: Sizes, work: Path) -> list[Row]:
             rate,
             "events/s",
             bare,
-            "bare select_notifications",
+            "bare read of the log's rows",
             "ratio >= 0.4",
             rate / bare >= 0.4,
         ),
@@ -383,8 +427,8 @@ def kafka_rows(sizes: Sizes, work: Path) -> list[Row]:
             "events/s",
             got["produce"],
             "bare kafka-python produce",
-            "ratio >= 0.7",
-            got["relay"] / got["produce"] >= 0.7,
+            "ratio >= 0.8",
+            got["relay"] / got["produce"] >= 0.8,
         ),
         Row(
             "rebuild from Kafka",

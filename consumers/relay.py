@@ -19,7 +19,7 @@ from eventsourcing.persistence import Tracking
 
 from consumers import kafka_io
 from ledger.config import Settings
-from ledger.envelope import envelope_of
+from ledger.envelope import envelope_of_row
 from ledger.logs import cause, get_logger
 from ledger.store import EventStore
 
@@ -52,15 +52,15 @@ class Relay:
     def publish_page(self) -> int:
         """Publish the next page after the tracking position; returns records sent."""
         after = self.position()
-        notifications = self.store.select(after, self.page)
-        if not notifications:
+        rows = self.store.page(after, self.page)
+        if not rows:
             return 0
         if self.producer is None:
             kafka_io.ensure_topics(self.settings)
             self.producer = kafka_io.producer(self.settings)
         futures = []
-        for notification in notifications:
-            envelope = envelope_of(notification)
+        for row in rows:
+            envelope = envelope_of_row(row)
             if envelope is None:
                 continue  # internal events (keys, idempotency records) stay in the store
             futures.append(
@@ -77,10 +77,11 @@ class Relay:
         self.producer.flush(timeout=ACK_SECONDS)
         for future in futures:
             future.get(timeout=ACK_SECONDS)  # raises if the broker did not acknowledge
-        self.after_acknowledged(notifications[-1].id)
-        self.tracking.insert_tracking(Tracking(self.name, notifications[-1].id))
+        last = rows[-1][0]
+        self.after_acknowledged(last)
+        self.tracking.insert_tracking(Tracking(self.name, last))
         self.published += len(futures)
-        log.info("page published", records=len(futures), position=notifications[-1].id)
+        log.info("page published", records=len(futures), position=last)
         return len(futures)
 
     def after_acknowledged(self, position: int) -> None:

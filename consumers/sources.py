@@ -1,7 +1,7 @@
 """Where the projector reads (position, envelope) batches from.
 
 The embedded source follows the event store's notification log. SQLite has
-no push subscription, so it polls `select_notifications` with large pages.
+no push subscription, so it polls the log in large pages of plain rows.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from consumers import kafka_io
 from ledger.config import Settings
-from ledger.envelope import UndecodableRecord, envelope_of, parse_envelope
+from ledger.envelope import UndecodableRecord, envelope_of, envelope_of_row, parse_envelope
 from ledger.store import EventStore
 
 
@@ -43,17 +43,17 @@ class StoreSource:
     def batches(self, start: int) -> Iterator[SourceBatch]:
         after = start
         while True:
-            notifications = self.store.select(after, self.page)
-            if not notifications:
+            rows = self.store.page(after, self.page)
+            if not rows:
                 return
             envelopes: list[dict[str, Any]] = []
-            for notification in notifications:
-                envelope = envelope_of(notification)
+            for row in rows:
+                envelope = envelope_of_row(row)
                 if envelope is not None:
                     envelopes.append(envelope)
-            after = notifications[-1].id
+            after = rows[-1][0]
             yield SourceBatch(envelopes, [(self.name, after)])
-            if len(notifications) < self.page:
+            if len(rows) < self.page:
                 return
 
 

@@ -29,10 +29,25 @@ def event_class(topic: str) -> type[LedgerEvent]:
 
 def envelope_of(notification: Notification) -> dict[str, Any] | None:
     """The envelope of a stored event, or None for internal events."""
-    cls = event_class(notification.topic)
+    return envelope_of_row(
+        (
+            notification.id,
+            notification.originator_id,
+            notification.originator_version,
+            notification.topic,
+            notification.state,
+        )
+    )
+
+
+def envelope_of_row(row: tuple[int, Any, int, str, bytes]) -> dict[str, Any] | None:
+    """The envelope of a stored row (position, stream, version, topic, state), or None
+    for internal events."""
+    position, stream_id, version, topic, raw = row
+    cls = event_class(topic)
     if cls.internal:
         return None
-    state = upcast_state(cls, orjson.loads(notification.state))
+    state = upcast_state(cls, orjson.loads(raw))
     state.pop("seal", None)  # tamper evidence stays in the store (ledger verify)
     recorded_at = state.pop("timestamp")
     return {
@@ -40,9 +55,9 @@ def envelope_of(notification: Notification) -> dict[str, Any] | None:
         "event_type": cls.__name__,
         "schema_version": cls.schema_version,
         "tenant_id": state.pop("tenant_id"),
-        "aggregate_id": str(notification.originator_id),
-        "aggregate_version": notification.originator_version,
-        "position": notification.id,
+        "aggregate_id": str(stream_id),
+        "aggregate_version": version,
+        "position": position,
         "occurred_at": state.get("occurred_at") or recorded_at,
         "recorded_at": recorded_at,
         "causation_id": state.pop("causation_id", None),

@@ -303,6 +303,10 @@ class EventStore(Application[uuid.UUID]):
         self.records.rows_read += len(found)
         return found
 
+    def page(self, after: int, limit: int) -> list[Row]:
+        """The notification log after a position as plain rows (see page_rows)."""
+        return self.records.page_rows(after, limit)
+
     def max_position(self) -> int:
         return int(self.recorder.max_notification_id() or 0)
 
