@@ -157,6 +157,44 @@ def measured(
     }
 
 
+@contextmanager
+def stack(
+    name: str, store: str, bootstrap: str, work: Path
+) -> Iterator[tuple[Server, str, dict[str, list[int]], dict[str, str]]]:
+    """`ledger relay`, `ledger project` and one `ledger serve` on a store and a topic of
+    their own: the replica, its tenant's service key, the other processes' pids by kind,
+    and the environment a further replica is started with."""
+    base_env = {
+        "LEDGER_EVENT_STORE": store,
+        "LEDGER_KAFKA_BOOTSTRAP": bootstrap,
+        "LEDGER_KAFKA_TOPIC": f"fleet.{name}",
+        "LEDGER_KAFKA_PARTITIONS": "6",
+        "LEDGER_OPERATOR_TOKEN": OPERATOR,
+        "LEDGER_RATE_LIMIT": "0",
+        "LEDGER_LOG_LEVEL": "warning",
+    }
+
+    def env(process: str) -> dict[str, str]:
+        directory = work / f"fleet-{name}-{process}"
+        directory.mkdir(exist_ok=True)
+        return {**base_env, "LEDGER_DATA_DIR": str(directory)}
+
+    with ExitStack() as processes:
+        relay = processes.enter_context(
+            ledger_process(f"{name}-relay", ["relay"], env("relay"), work)
+        )
+        project = processes.enter_context(
+            ledger_process(f"{name}-project", ["project", "--source", "kafka"], env("proj"), work)
+        )
+        port = free_port()
+        serve = processes.enter_context(
+            ledger_process(f"{name}-serve-a", ["serve", "--port", str(port)], env("a"), work, port)
+        )
+        key = set_up_tenant(serve.url)
+        others = {"relay": [relay.pid], "projector": [project.pid]}
+        yield serve, key, others, env("b")
+
+
 def fleet_rows(sizes: Sizes, work: Path) -> list[Row]:
     import psycopg
 
@@ -170,48 +208,27 @@ def fleet_rows(sizes: Sizes, work: Path) -> list[Row]:
     with bare_app(work / "fleet-bare.log") as bare:
         baseline = wrk.run(bare.url, "", MEMBERS, "teamwork", CONNECTIONS, seconds)
     try:
-        with ExitStack() as stack:
-            bootstrap = stack.enter_context(kafka_broker(work / "fleet-broker.log"))
-            base_env = {
-                "LEDGER_EVENT_STORE": f"{dsn}?schema={schema}",
-                "LEDGER_KAFKA_BOOTSTRAP": bootstrap,
-                "LEDGER_KAFKA_TOPIC": f"fleet.{schema}",
-                "LEDGER_KAFKA_PARTITIONS": "6",
-                "LEDGER_OPERATOR_TOKEN": OPERATOR,
-                "LEDGER_RATE_LIMIT": "0",
-                "LEDGER_LOG_LEVEL": "warning",
-            }
-
-            def env(name: str) -> dict[str, str]:
-                directory = work / f"fleet-{name}"
-                directory.mkdir(exist_ok=True)
-                return {**base_env, "LEDGER_DATA_DIR": str(directory)}
-
-            relay = stack.enter_context(ledger_process("relay", ["relay"], env("relay"), work))
-            project = stack.enter_context(
-                ledger_process("project", ["project", "--source", "kafka"], env("proj"), work)
-            )
-            a_port = free_port()
-            a = stack.enter_context(
-                ledger_process("serve-a", ["serve", "--port", str(a_port)], env("a"), work, a_port)
-            )
-            key = set_up_tenant(a.url)
-            others = {
-                "postgresql": postgres_pids(),
-                "relay": [relay.pid],
-                "projector": [project.pid],
-            }
-            one = measured([a], key, seconds, others)
-            b_port = free_port()
-            b = stack.enter_context(
-                ledger_process("serve-b", ["serve", "--port", str(b_port)], env("b"), work, b_port)
-            )
-            others["postgresql"] = postgres_pids()
-            two = measured([a, b], key, seconds, others)
+        with kafka_broker(work / "fleet-broker.log") as bootstrap:
+            # The same stack on SQLite first: what a command costs each process there is
+            # the yardstick for PostgreSQL's (issue 22: within 1.3x).
+            sqlite_store = f"sqlite:///{work / 'fleet-sqlite.db'}"
+            with stack("sqlite", sqlite_store, bootstrap, work) as (a, key, others, _):
+                on_sqlite = measured([a], key, seconds, others)
+            pg_store = f"{dsn}?schema={schema}"
+            with stack("pg", pg_store, bootstrap, work) as (a, key, others, b_env):
+                others["postgresql"] = postgres_pids()
+                one = measured([a], key, seconds, others)
+                b_port = free_port()
+                with ledger_process(
+                    "pg-serve-b", ["serve", "--port", str(b_port)], b_env, work, b_port
+                ) as b:
+                    others["postgresql"] = postgres_pids()
+                    two = measured([a, b], key, seconds, others)
     finally:
         _drop_schema(dsn, schema)
-        for name in ("relay", "proj", "a", "b"):
-            shutil.rmtree(work / f"fleet-{name}", ignore_errors=True)
+        for leftover in work.glob("fleet-*"):
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
     rows = [
         Row(
             f"commands/s, 1 serve replica on PostgreSQL + Kafka (wrk, {CONNECTIONS} connections)",
@@ -223,6 +240,15 @@ def fleet_rows(sizes: Sizes, work: Path) -> list[Row]:
             extra=one,
         ),
         Row(
+            "commands/s, 1 serve replica on SQLite + Kafka (the same stack)",
+            on_sqlite["rate"],
+            "/s",
+            baseline["rate"],
+            "bare FastAPI, same body",
+            detail=f"p99 {on_sqlite['p99_ms']:.0f} ms, {on_sqlite['errors']} errors",
+            extra=on_sqlite,
+        ),
+        Row(
             "commands/s, 2 serve replicas on PostgreSQL + Kafka (one wrk each)",
             two["rate"],
             "/s",
@@ -232,15 +258,27 @@ def fleet_rows(sizes: Sizes, work: Path) -> list[Row]:
             extra=two,
         ),
     ]
-    for replicas, figures in ((1, one), (2, two)):
+    # serve's CPU per command on PostgreSQL (with PostgreSQL's own) beside SQLite's.
+    pg_cost = one["cpu_ms"]["serve"] + one["cpu_ms"]["postgresql"]
+    sqlite_cost = on_sqlite["cpu_ms"]["serve"]
+    rows.append(
+        Row(
+            "CPU per command, serve + PostgreSQL, 1 replica, beside serve on SQLite",
+            pg_cost,
+            "CPU-ms",
+            sqlite_cost,
+            "serve on SQLite, same stack and load",
+            "ratio <= 1.3",
+            pg_cost / sqlite_cost <= 1.3 if sqlite_cost else None,
+        )
+    )
+    for label, figures in (
+        ("SQLite, 1 replica", on_sqlite),
+        ("PostgreSQL, 1 replica", one),
+        ("PostgreSQL, 2 replicas", two),
+    ):
         for kind, cpu in figures["cpu_ms"].items():
-            rows.append(
-                Row(
-                    f"CPU per command, {kind}, {replicas} replica{'s' if replicas > 1 else ''}",
-                    cpu,
-                    "CPU-ms",
-                )
-            )
+            rows.append(Row(f"CPU per command, {kind}, {label}", cpu, "CPU-ms"))
     return rows
 
 

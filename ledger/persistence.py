@@ -407,6 +407,13 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder, LedgerRecorder):
     def _catalog_insert(self) -> str:
         return f"INSERT INTO {self._catalog} VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING"  # noqa: S608
 
+    @property
+    def _catalog_insert_many(self) -> str:
+        return (
+            f"INSERT INTO {self._catalog} SELECT * FROM "  # noqa: S608
+            "unnest(%s::uuid[], %s::text[], %s::text[], %s::text[]) ON CONFLICT DO NOTHING"
+        )
+
     def batch(self) -> Batch:
         return _PostgresBatch(self)
 
@@ -495,6 +502,12 @@ def _pg_entries(entries: Iterable[StreamEntry | None]) -> list[tuple[Any, ...]]:
     return [(e.stream_id, e.tenant_id, e.kind, e.member_id) for e in entries if e is not None]
 
 
+def _pg_columns(entries: Sequence[StreamEntry]) -> tuple[list[Any], ...]:
+    """Catalog entries as four arrays (one unnest insert)."""
+    rows = _pg_entries(entries)
+    return tuple([row[i] for row in rows] for i in range(4))
+
+
 def _pg_row(r: Any) -> Row:
     return (
         int(r["notification_id"]),
@@ -542,7 +555,13 @@ class _PostgresBatch(Batch):
                     cursor.execute(recorder.insert_events_statement, (events,), prepare=True)
                     positions = [int(r["notification_id"]) for r in cursor.fetchall()]
                     if streams:
-                        cursor.executemany(recorder._catalog_insert, _pg_entries(streams))
+                        # One statement for all of them (executemany is a pipeline of
+                        # one statement each: more round trips and Python per command).
+                        cursor.execute(
+                            recorder._catalog_insert_many,
+                            _pg_columns(streams),
+                            prepare=True,
+                        )
             except psycopg.errors.UniqueViolation as error:
                 raise RecordConflictError(str(error)) from error
         self._locked = True
