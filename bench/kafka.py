@@ -36,7 +36,18 @@ def measure(history: History, work: Path) -> dict[str, Any]:
             (data / name).unlink(missing_ok=True)
             (data / name).symlink_to(history.directory / name)
         store = EventStore(f"sqlite:///{data / 'events.sqlite'}", cache_size=0)
-        sample = [orjson.dumps(e) for n in store.select(0, 1000) if (e := envelope_of(n))]
+        # The same records as the relay sends: value, and the contract's two headers.
+        sample = [
+            (
+                orjson.dumps(e),
+                [
+                    ("event_type", e["event_type"].encode()),
+                    ("schema_version", str(e["schema_version"]).encode()),
+                ],
+            )
+            for n in store.select(0, 1000)
+            if (e := envelope_of(n))
+        ]
         base = Settings(
             data_dir=data, kafka_bootstrap=bootstrap, kafka_partitions=6, _env_file=None
         )
@@ -46,18 +57,39 @@ def measure(history: History, work: Path) -> dict[str, Any]:
         bare = base.model_copy(update={"kafka_topic": "bare"})
         kafka_io.ensure_topics(bare)
 
+        cpu_us: dict[str, list[float]] = {"produce": [], "relay": []}
+
         def produce_bare() -> float:
             producer = kafka_io.producer(bare)
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             for i in range(total):
-                producer.send("bare", key=key, value=sample[i % len(sample)])
+                value, headers = sample[i % len(sample)]
+                producer.send("bare", key=key, value=value, headers=headers)
             producer.flush()
             rate = total / (time.perf_counter() - started)
+            cpu_us["produce"].append((time.process_time() - cpu) / total * 1e6)
             producer.close()
             return rate
 
         produce_before = produce_bare()
 
+        topic = "ledger.events"
+        relay = Relay(base.model_copy(update={"kafka_topic": topic}), store, page=5_000)
+        started, cpu, relayed = time.perf_counter(), time.process_time(), 0
+        while sent := relay.publish_page():
+            relayed += sent
+        relay_rate = relayed / (time.perf_counter() - started)
+        # CPU of this process (the producer's sender thread included) per record: steadier
+        # than the rates, which follow the broker's own pace.
+        cpu_us["relay"].append((time.process_time() - cpu) / max(relayed, 1) * 1e6)
+        relay.close()
+        # The baseline again after the relay, and the mean of both: the machine's load
+        # drifts over a run, and the relay ran between the two.
+        produce = (produce_before + produce_bare()) / 2
+        store.close()
+
+        # The bare consume right before the rebuild, so that both follow the same
+        # produce (the broker is still writing it out for a moment).
         consumer = KafkaConsumer(
             "bare",
             bootstrap_servers=bootstrap,
@@ -73,18 +105,6 @@ def measure(history: History, work: Path) -> dict[str, Any]:
         consume = consumed / (time.perf_counter() - started)
         consumer.close()
 
-        topic = "ledger.events"
-        relay = Relay(base.model_copy(update={"kafka_topic": topic}), store, page=5_000)
-        started, relayed = time.perf_counter(), 0
-        while sent := relay.publish_page():
-            relayed += sent
-        relay_rate = relayed / (time.perf_counter() - started)
-        relay.close()
-        # The baseline again after the relay, and the mean of both: the machine's load
-        # drifts over a run, and the relay ran between the two.
-        produce = (produce_before + produce_bare()) / 2
-        store.close()
-
         out = work / "from-kafka.duckdb"
         child = run_child(
             [PYTHON, "-m", "bench.child", "kafka-rebuild", str(data), str(out), bootstrap, topic]
@@ -95,6 +115,8 @@ def measure(history: History, work: Path) -> dict[str, Any]:
             "produce": produce,
             "consume": consume,
             "relay": relay_rate,
+            "relay_cpu_us": cpu_us["relay"][0],
+            "produce_cpu_us": sum(cpu_us["produce"]) / len(cpu_us["produce"]),
             "rebuild": result["applied"] / result["seconds"],
             "rebuild_rss_mb": child.peak_rss_mb,
         }
