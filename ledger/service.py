@@ -149,7 +149,8 @@ class Ledger:
         fingerprint: str,
         batch: WriteBatch | None,
     ) -> Outcome:
-        self.store.sync()  # decide on everything committed before this attempt began
+        if batch is None or not batch.holds_write_lock:
+            self.store.sync()  # decide on everything committed before this attempt began
         record = self._idempotency_record(invocation)
         if record is not None:
             live = record.live_outcome(invocation.received_at)

@@ -401,6 +401,13 @@ class WriteBatch:
         self.recordings += recordings
         return recordings
 
+    @property
+    def holds_write_lock(self) -> bool:
+        """Has this batch written? Then it holds the store's write lock until it ends
+        (SQLite's reserved lock, PostgreSQL's table lock): no other process can have
+        written since, so a command joining it needs no head-position sync."""
+        return bool(self.recordings)
+
     def rebuilt(self, aggregate_id: uuid.UUID) -> LedgerAggregate | None:
         """A staged aggregate as the batch left it, made again from its committed events
         and the events this batch staged (None: this batch staged nothing of it)."""

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -126,6 +126,16 @@ class Route:
 
 
 ROUTES = [
+    # The busiest first: the router tries routes in order, and a regex match per route
+    # tried showed in the event loop's profile. (No two paths overlap, so order is free.)
+    Route("POST", "/v1/recognitions", GiveRecognition, "Recognize a peer"),
+    Route(
+        "POST",
+        "/v1/missions/{mission_id}/completions",
+        CompleteMission,
+        "Record a mission completion",
+        _mission,
+    ),
     Route("POST", "/v1/tenants", CreateTenant, "Create a tenant (operator token)", tag="operator"),
     Route(
         "POST",
@@ -162,19 +172,11 @@ ROUTES = [
     ),
     Route(
         "POST",
-        "/v1/missions/{mission_id}/completions",
-        CompleteMission,
-        "Record a mission completion",
-        _mission,
-    ),
-    Route(
-        "POST",
         "/v1/completions/{completion_id}/verification",
         VerifyCompletion,
         "Approve or reject a pending completion",
         _completion,
     ),
-    Route("POST", "/v1/recognitions", GiveRecognition, "Recognize a peer"),
     Route("POST", "/v1/campaigns", LaunchCampaign, "Launch a campaign"),
     Route(
         "POST",
@@ -280,14 +282,24 @@ def header(request: Request, name: str, shape: re.Pattern[str]) -> str | None:
     return value
 
 
+def request_path(request: Request) -> str:
+    """`request.url.path` without building the URL (it showed in the writer's profile):
+    the same escaping, so fingerprints stored before stay equal."""
+    path: str = request.scope["path"]
+    return path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
+
+
 REPLAYED = {"Idempotent-Replayed": "true"}
 
 
-def answer(outcome: Outcome) -> JSONResponse:
-    return JSONResponse(
-        outcome.response,
+def answer(outcome: Outcome) -> Response:
+    # orjson, like the body's parse: the stdlib encoder was a tenth of the event loop's
+    # time per command (the answer is JSON types only, so the bytes are the same).
+    return Response(
+        orjson.dumps(outcome.response),
         status_code=201 if outcome.created else 200,
         headers=REPLAYED if outcome.replayed else None,
+        media_type="application/json",
     )
 
 
@@ -308,7 +320,7 @@ def endpoint(
         assert body_check is not None
         body_check(body)
 
-    async def run(request: Request) -> JSONResponse:
+    async def run(request: Request) -> Response:
         # The body is read on the event loop (bounded by MAX_BODY); its refusal waits until
         # the caller is known, so the order of refusals stays 401/403 before 413/415/400.
         try:
@@ -327,15 +339,16 @@ def endpoint(
             if unreadable is not None:
                 raise unreadable
             path = dict(request.path_params)
+            url_path = request_path(request)
             if route.path_check and not route.path_check(ledger.context(caller), path):
-                raise NotFound(f"nothing at {request.url.path}")
+                raise NotFound(f"nothing at {url_path}")
             command = build_command(route, path, body)
             try:
                 outcome = ledger.execute(
                     command,
                     caller,
                     idempotency_key=header(request, "Idempotency-Key", IDEMPOTENCY_KEY),
-                    fingerprint=fingerprint(request.method, request.url.path, body),
+                    fingerprint=fingerprint(request.method, url_path, body),
                     correlation_id=header(request, "X-Correlation-Id", CORRELATION_ID),
                     batch=batch,
                 )

@@ -68,8 +68,14 @@ def _emoji_side(char: str | None) -> bool:
     return unicodedata.category(char) in EMOJI_CATEGORIES or _is_selector(char)
 
 
+def _printable_lines(text: str) -> bool:
+    return text.replace("\t", "").replace("\n", "").isprintable()
+
+
 def check_text(text: str, lines: bool = False) -> None:
     """Raise BadCharacter for the first character the policy refuses in `text`."""
+    if text.isascii() and (text.isprintable() or (lines and _printable_lines(text))):
+        return  # the usual text: in ASCII only controls are refused, and none is here
     marks = 0
     previous: str | None = None
     for index, char in enumerate(text):

@@ -100,3 +100,16 @@ def test_combining_marks_are_bounded_per_run(run: int) -> None:
             check_text(text)
     else:
         check_text(text)
+
+
+@given(st.text(st.characters(max_codepoint=127), max_size=40), st.booleans())
+def test_ascii_text_is_refused_exactly_for_its_control_characters(text: str, lines: bool) -> None:
+    # The ASCII fast path must say what the per-character policy says: in ASCII only the
+    # controls (Cc) are refused, tab and line feed allowed where a text has lines.
+    allowed = "\t\n" if lines else ""
+    refused = any(unicodedata.category(c) == "Cc" and c not in allowed for c in text)
+    if refused:
+        with pytest.raises(BadCharacter):
+            check_text(text, lines=lines)
+    else:
+        check_text(text, lines=lines)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future
 from typing import Any
@@ -116,6 +117,48 @@ def test_a_conflict_with_another_writer_undoes_that_command_only_and_decides_it_
         Allowance, Allowance.id_for(world.tenant_id, "ana", month_key(clock.now(), "UTC"))
     )
     assert allowance is not None and allowance.spent == 40
+    other.close()
+
+
+def test_once_a_group_has_written_no_other_process_writes_until_it_commits(
+    world: World, writer: Writer, store_url: str, clock: FixedClock
+) -> None:
+    """Why a command joining a group that has written skips the head-position sync
+    (Ledger._attempt): the group holds the store's write lock (SQLite's reserved lock,
+    PostgreSQL's table lock) until its commit, so nothing foreign can appear meanwhile.
+    Given a group that staged a gift and stays open, when another process gives one, then
+    that write waits for the group's commit and lands after it."""
+    from tests.conftest import open_ledger
+
+    other = open_ledger(store_url, clock)
+    staged, release = threading.Event(), threading.Event()
+
+    def gift_then_hold(batch: WriteBatch) -> Outcome:
+        assert not batch.holds_write_lock
+        outcome: Outcome = give(world, "ana", "bo", 5)(batch)
+        assert batch.holds_write_lock
+        staged.set()
+        release.wait(10)
+        return outcome
+
+    group = writer.submit(gift_then_hold)
+    assert staged.wait(10)
+    foreign: Future[Outcome] = Future()
+
+    def give_elsewhere() -> None:
+        command = GiveRecognition(from_member="cy", to_member="bo", value="ownership", points=5)
+        try:
+            foreign.set_result(other.execute(command, world.service))
+        except Exception as error:
+            foreign.set_exception(error)
+
+    threading.Thread(target=give_elsewhere, daemon=True).start()
+    time.sleep(0.5)
+    assert not foreign.done()  # held off by the open group's lock
+    release.set()
+    ours, theirs = group.result(10), foreign.result(30)
+    assert ours.position is not None and theirs.position is not None
+    assert theirs.position > ours.position
     other.close()
 
 
