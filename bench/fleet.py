@@ -10,6 +10,11 @@ replica, half the connections each). CPU-milliseconds per command of each proces
 run divided by the commands acknowledged: the figures docs/scaling.md sizes a fleet
 from. The baseline of the rate is the bare FastAPI app under the same wrk, measured in
 the same run; the two-replica rate is also compared with the one-replica rate.
+
+The cost of a command on PostgreSQL against SQLite (issue 22: within 1.3x) is compared
+at one fixed open-loop rate on both stacks (FIXED_RATE, below either's capacity): under
+wrk each runs at its own top rate, and work a process does per unit of time would be
+charged to fewer commands on the slower store.
 """
 
 from __future__ import annotations
@@ -26,12 +31,15 @@ from typing import Any
 
 import httpx
 
-from bench import wrk
+from bench import open_loop, wrk
 from bench.common import OPERATOR, PYTHON, Row, Sizes, free_port, wait_until
 from bench.servers import HOST, Server, _spawn, _stop, bare_app, kafka_broker
 
 MEMBERS = 200
 CONNECTIONS = 16
+# The rate the cost per command is compared at: well below what one replica answers on
+# either store here (PostgreSQL's wrk rate is 70-110/s on this kind of machine).
+FIXED_RATE = 40.0
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -131,21 +139,30 @@ def set_up_tenant(url: str) -> str:
         return str(issued.json()["key"])
 
 
+@contextmanager
+def cpu_meter(pids: dict[str, list[int]]) -> Iterator[dict[str, float]]:
+    """CPU seconds each kind of process spends inside the block (filled in at its end)."""
+    before = {kind: cpu_seconds(p) for kind, p in pids.items()}
+    spent: dict[str, float] = {}
+    yield spent
+    spent.update({kind: cpu_seconds(p) - before[kind] for kind, p in pids.items()})
+
+
 def measured(
     servers: list[Server], key: str, seconds: int, others: dict[str, list[int]]
 ) -> dict[str, Any]:
     """wrk against every replica at once; commands/s and CPU-ms per command by process."""
-    pids = {"serve": [s.pid for s in servers], **others}
-    before = {kind: cpu_seconds(p) for kind, p in pids.items()}
     each = max(1, CONNECTIONS // len(servers))
     started = time.monotonic()
-    with ThreadPoolExecutor(len(servers)) as pool:  # the wrk processes run at once
+    with (
+        cpu_meter({"serve": [s.pid for s in servers], **others}) as cpu,
+        ThreadPoolExecutor(len(servers)) as pool,  # the wrk processes run at once
+    ):
         runs = [
             pool.submit(wrk.run, s.url, key, MEMBERS, "teamwork", each, seconds) for s in servers
         ]
         got = [run.result() for run in runs]
     elapsed = time.monotonic() - started
-    cpu = {kind: cpu_seconds(p) - before[kind] for kind, p in pids.items()}
     commands = sum(g["ok"] for g in got)
     return {
         "rate": sum(g["rate"] for g in got),
@@ -154,6 +171,25 @@ def measured(
         "errors": sum(g["errors"] for g in got),
         "cpu_ms": {k: 1000 * v / max(commands, 1) for k, v in cpu.items()},
         "p99_ms": max(g["p99_ms"] for g in got),
+    }
+
+
+def at_fixed_rate(
+    server: Server, key: str, seconds: int, others: dict[str, list[int]]
+) -> dict[str, Any]:
+    """The open-loop generator at FIXED_RATE against one replica; CPU-ms per command by
+    process. Under wrk each store runs at its own top rate, so a process's work per unit
+    of time (the projector's batch every 0.1 s, whatever it holds) is shared by fewer
+    commands on the slower store; at one rate both stores share it alike."""
+    with cpu_meter({"serve": [server.pid], **others}) as cpu:
+        got = open_loop.run(server.url, key, FIXED_RATE, seconds, MEMBERS)
+    commands = int(got["answered"])
+    return {
+        "rate": got["achieved_rate"],
+        "commands": commands,
+        "errors": got["errors"],
+        "cpu_ms": {k: 1000 * v / max(commands, 1) for k, v in cpu.items()},
+        "p99_ms": got["p99_ms"],
     }
 
 
@@ -214,10 +250,12 @@ def fleet_rows(sizes: Sizes, work: Path) -> list[Row]:
             sqlite_store = f"sqlite:///{work / 'fleet-sqlite.db'}"
             with stack("sqlite", sqlite_store, bootstrap, work) as (a, key, others, _):
                 on_sqlite = measured([a], key, seconds, others)
+                sqlite_fixed = at_fixed_rate(a, key, seconds, others)
             pg_store = f"{dsn}?schema={schema}"
             with stack("pg", pg_store, bootstrap, work) as (a, key, others, b_env):
                 others["postgresql"] = postgres_pids()
                 one = measured([a], key, seconds, others)
+                pg_fixed = at_fixed_rate(a, key, seconds, others)
                 b_port = free_port()
                 with ledger_process(
                     "pg-serve-b", ["serve", "--port", str(b_port)], b_env, work, b_port
@@ -258,24 +296,34 @@ def fleet_rows(sizes: Sizes, work: Path) -> list[Row]:
             extra=two,
         ),
     ]
-    # serve's CPU per command on PostgreSQL (with PostgreSQL's own) beside SQLite's.
-    pg_cost = one["cpu_ms"]["serve"] + one["cpu_ms"]["postgresql"]
-    sqlite_cost = on_sqlite["cpu_ms"]["serve"]
-    rows.append(
-        Row(
-            "CPU per command, serve + PostgreSQL, 1 replica, beside serve on SQLite",
-            pg_cost,
-            "CPU-ms",
-            sqlite_cost,
-            "serve on SQLite, same stack and load",
-            "ratio <= 1.3",
-            pg_cost / sqlite_cost <= 1.3 if sqlite_cost else None,
+    # serve's CPU per command on PostgreSQL (with PostgreSQL's own) beside SQLite's, at
+    # one rate for both (the goal's row), and under wrk (each store at its own top rate).
+    for how, pg, lite, goal in (
+        (f"at a fixed {FIXED_RATE:.0f} commands/s (open loop)", pg_fixed, sqlite_fixed, True),
+        ("under wrk (each store at its own rate)", one, on_sqlite, False),
+    ):
+        pg_cost = pg["cpu_ms"]["serve"] + pg["cpu_ms"]["postgresql"]
+        sqlite_cost = lite["cpu_ms"]["serve"]
+        rows.append(
+            Row(
+                f"CPU per command {how}, serve + PostgreSQL, 1 replica, beside serve on SQLite",
+                pg_cost,
+                "CPU-ms",
+                sqlite_cost,
+                "serve on SQLite, same stack and load",
+                "ratio <= 1.3" if goal else "",
+                (pg_cost / sqlite_cost <= 1.3 if sqlite_cost else None) if goal else None,
+                f"achieved {pg['rate']:.0f}/s and {lite['rate']:.0f}/s, "
+                f"p99 {pg['p99_ms']:.0f} and {lite['p99_ms']:.0f} ms, "
+                f"{pg['errors'] + lite['errors']} errors",
+            )
         )
-    )
     for label, figures in (
-        ("SQLite, 1 replica", on_sqlite),
-        ("PostgreSQL, 1 replica", one),
-        ("PostgreSQL, 2 replicas", two),
+        (f"SQLite, 1 replica, {FIXED_RATE:.0f}/s", sqlite_fixed),
+        (f"PostgreSQL, 1 replica, {FIXED_RATE:.0f}/s", pg_fixed),
+        ("SQLite, 1 replica, wrk", on_sqlite),
+        ("PostgreSQL, 1 replica, wrk", one),
+        ("PostgreSQL, 2 replicas, wrk", two),
     ):
         for kind, cpu in figures["cpu_ms"].items():
             rows.append(Row(f"CPU per command, {kind}, {label}", cpu, "CPU-ms"))

@@ -13,7 +13,9 @@ import argparse
 import asyncio
 import json
 import random
+import subprocess
 import time
+from typing import Any
 from urllib.parse import urlparse
 
 
@@ -95,6 +97,34 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
         "p99_ms": round(pct(0.99), 2),
         "max_ms": round(latencies[-1] * 1000, 2),
     }
+
+
+def run(
+    url: str, key: str, rate: float, seconds: float, members: int, timeout: float = 120
+) -> dict[str, Any]:
+    """This generator in a process of its own against POST {url}/v1/recognitions."""
+    from bench.common import PYTHON, ROOT
+
+    completed = subprocess.run(
+        [
+            PYTHON,
+            "-m",
+            "bench.open_loop",
+            f"{url}/v1/recognitions",
+            key or "x",
+            str(rate),
+            str(seconds),
+            "--members",
+            str(members),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=seconds + timeout,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return result
 
 
 def main() -> None:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
-import subprocess
 import tempfile
 import threading
 import time
@@ -15,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from bench import open_loop as open_loop_gen
 from bench import wrk
 from bench.common import PYTHON, ROOT, SIZES, Row, Sizes, percentile, run_child
 from bench.generator import END, History, cached
@@ -192,26 +191,7 @@ def settle(server: Server, timeout: float = 300) -> None:
 
 
 def open_loop(url: str, key: str, sizes: Sizes) -> dict[str, Any]:
-    completed = subprocess.run(
-        [
-            PYTHON,
-            "-m",
-            "bench.open_loop",
-            f"{url}/v1/recognitions",
-            key or "x",
-            str(sizes.open_rate),
-            str(sizes.open_seconds),
-            "--members",
-            str(sizes.members),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=sizes.open_seconds + 120,
-        check=True,
-    )
-    result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
-    return result
+    return open_loop_gen.run(url, key, sizes.open_rate, sizes.open_seconds, sizes.members)
 
 
 def snapshot_rows(server: Server, admin_key: str) -> list[Row]:

@@ -187,6 +187,12 @@ class KafkaSource:
             # Offsets travel with the batch into DuckDB in both modes; the group's own
             # commit only shows the group's progress to Kafka's tools.
             yield SourceBatch(envelopes, resume, self.consumer.commit if self.group_id else None)
+            full = self.consumer.config["max_poll_records"]
+            if not self.until_end and sum(map(len, polled.values())) < full:
+                # Caught up: the pass ends here, as the store's does at a short page. A
+                # live pass that polled until a poll came back empty never ended under a
+                # steady trickle, and paid a whole batch's fixed cost for every poll.
+                return
 
     def _dead_letter(self, record: Any, error: Exception) -> None:
         if self.dlq is None:

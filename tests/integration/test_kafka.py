@@ -299,6 +299,49 @@ def test_group_projector_restarts_without_reapplying_and_two_share_the_partition
     ledger.close()
 
 
+def test_a_live_pass_ends_once_caught_up_though_records_keep_arriving(
+    broker: Broker, tmp_path: Path, sqlite_url: str, clock: FixedClock
+) -> None:
+    """Given records trickling onto the topic (one every 50 ms, for up to 20 s), when the
+    live projector makes one pass, then the pass ends once it has read what is there, as
+    the store's pass ends at a short page. It used to poll on until a poll came back
+    empty, which a steady trickle never allows: every poll a batch with its fixed cost,
+    a core's worth of DuckDB work for a few commands a second."""
+    config = kafka_settings(broker, tmp_path, sqlite_url, partitions=1)
+    ledger = open_ledger(sqlite_url, clock)
+    busy_world(ledger, clock, tenants=1)
+    relay = Relay(config, ledger.store)
+    while relay.publish_page():
+        pass
+    relay.close()
+    # A copy of a published record: polled like any, applied once (positions dedupe).
+    sample = orjson.dumps(next(StoreSource(ledger.store).batches(0)).envelopes[0])
+    stop = threading.Event()
+
+    def trickle() -> None:
+        producer = KafkaProducer(bootstrap_servers=broker.bootstrap)
+        deadline = time.monotonic() + 20
+        while not stop.wait(0.05) and time.monotonic() < deadline:
+            producer.send(config.kafka_topic, key=b"co0", value=sample)
+            producer.flush()
+        producer.close()
+
+    projection = Projection(":memory:", decrypt=ledger.personal.decrypt)
+    source = KafkaSource(config, projection.source_position)
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    try:
+        catch_up(projection, source)
+        still_arriving = thread.is_alive()
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        source.close()
+    assert still_arriving  # the pass ended while records were still coming
+    assert projection.reader().execute("SELECT count(*) FROM awards").fetchall()[0][0] == 2
+    ledger.close()
+
+
 @settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
 @given(steps=histories)
 def test_rebuild_from_kafka_equals_rebuild_from_store(

@@ -394,3 +394,32 @@ def test_a_new_file_waits_until_it_has_caught_up(p: Projected, tmp_path: Path) -
     assert not fresh.catching_up
     assert fresh.tenant_position("acme") > 0
     fresh.close()
+
+
+def test_the_projector_waits_in_proportion_to_its_last_live_pass(
+    p: Projected, tmp_path: Path
+) -> None:
+    """A live pass costs about the same whatever it holds, so the follower lets the next
+    batch grow for `pace` times as long as the last pass took (at least its interval, at
+    most MAX_PAUSE): on a trickle it spends at most 1 / (1 + pace) of a core, and the lag
+    stays within the pause plus a pass. Given a start afresh (a long catch-up) and then a
+    live pass, then only the live pass sets the pause."""
+    from consumers.projector import Follower
+    from consumers.sources import StoreSource
+    from ledger.projections.projection import Projection
+
+    w = p.world
+    complete(w)
+    fresh = Projection(tmp_path / "new.duckdb", decrypt=w.ledger.personal.decrypt, owner="serve")
+    follower = Follower(fresh, StoreSource(w.ledger.store), interval=0.1, pace=2.0)
+    assert fresh.catching_up
+    follower.step()
+    assert follower.last_pass == 0.0 and follower.pause() == 0.1  # the catch-up: not a pace
+    give(w, "bo", "cy", 5)
+    assert follower.step() > 0
+    assert follower.last_pass > 0
+    assert follower.pause() == max(0.1, min(Follower.MAX_PAUSE, 2.0 * follower.last_pass))
+    for took, wait in ((0.01, 0.1), (0.08, 0.16), (5.0, Follower.MAX_PAUSE)):
+        follower.last_pass = took
+        assert follower.pause() == pytest.approx(wait)
+    fresh.close()
