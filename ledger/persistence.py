@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from eventsourcing.persistence import (
+    InterfaceError,
     Notification,
     OperationalError,
     RecordConflictError,
@@ -414,8 +415,29 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder, LedgerRecorder):
             "unnest(%s::uuid[], %s::text[], %s::text[], %s::text[]) ON CONFLICT DO NOTHING"
         )
 
+    # Opening a batch is tried this often (0.2 s apart) before the store counts as
+    # unavailable. After PostgreSQL restarts, the pool hands out a fresh connection only
+    # once its reconnection (in the pool's own threads) has gone through, which a loaded
+    # machine can take longer than one checkout's timeout for; the library retries its
+    # own calls the same way (ten times), a batch is ours.
+    OPEN_ATTEMPTS = 3
+
     def batch(self) -> Batch:
-        return _PostgresBatch(self)
+        import psycopg
+
+        for attempt in range(1, self.OPEN_ATTEMPTS + 1):
+            try:
+                return _PostgresBatch(self)
+            except (
+                OperationalError,
+                InterfaceError,
+                psycopg.OperationalError,
+                psycopg.InterfaceError,
+            ):
+                if attempt == self.OPEN_ATTEMPTS:
+                    raise
+                time.sleep(0.2)
+        raise AssertionError("unreachable")
 
     def _rows(self, sql: str, params: Sequence[Any]) -> list[Row]:
         with self.datastore.transaction(commit=False) as cursor:

@@ -321,3 +321,35 @@ def test_a_batch_whose_connection_is_gone_commits_nothing_and_says_so(
     with pytest.raises(PersistenceError):
         batch.commit()
     assert world.position() == before
+
+
+@pytest.mark.postgres
+def test_a_batch_opens_once_the_pool_reconnects_and_says_so_when_it_cannot(
+    world: World, writer: Writer, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given PostgreSQL just restarted (the pool's first checkouts time out while it
+    reconnects), when the writer opens a batch, then it tries again and the group
+    commits; when every try fails, the store's error reaches the caller (a 503)."""
+    if not store_url.startswith("postgres"):
+        pytest.skip("a SQLite batch opens a file, there is no pool to wait for")
+    import psycopg
+
+    from ledger import persistence
+
+    real = persistence._PostgresBatch.__init__
+    failures = {"left": persistence.PostgresLedgerRecorder.OPEN_ATTEMPTS - 1}
+
+    def flaky(self: Any, recorder: Any) -> None:
+        if failures["left"] > 0:
+            failures["left"] -= 1
+            raise psycopg.OperationalError("couldn't get a connection after 1.00 sec")
+        real(self, recorder)
+
+    monkeypatch.setattr(persistence._PostgresBatch, "__init__", flaky)
+    before = world.position()
+    first = writer.submit(give(world, "ana", "bo", 5)).result(10).position
+    assert first is not None and first > before and failures["left"] == 0
+    failures["left"] = persistence.PostgresLedgerRecorder.OPEN_ATTEMPTS
+    with pytest.raises(psycopg.OperationalError):
+        writer.submit(give(world, "ana", "cy", 5)).result(10)
+    assert world.position() == first  # the second gift was refused whole
