@@ -293,8 +293,8 @@ REPLAYED = {"Idempotent-Replayed": "true"}
 
 
 def answer(outcome: Outcome) -> Response:
-    # orjson, like the body's parse: the stdlib encoder was a tenth of the event loop's
-    # time per command (the answer is JSON types only, so the bytes are the same).
+    # orjson, like the body's parse: the stdlib encoder and JSONResponse were 6 % of the
+    # event loop's time per command (the answer is JSON types only: the same bytes).
     return Response(
         orjson.dumps(outcome.response),
         status_code=201 if outcome.created else 200,
