@@ -425,19 +425,17 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder, LedgerRecorder):
     def batch(self) -> Batch:
         import psycopg
 
-        for attempt in range(1, self.OPEN_ATTEMPTS + 1):
-            try:
+        unavailable = (
+            OperationalError,
+            InterfaceError,
+            psycopg.OperationalError,
+            psycopg.InterfaceError,
+        )
+        for _ in range(self.OPEN_ATTEMPTS - 1):
+            with contextlib.suppress(*unavailable):
                 return _PostgresBatch(self)
-            except (
-                OperationalError,
-                InterfaceError,
-                psycopg.OperationalError,
-                psycopg.InterfaceError,
-            ):
-                if attempt == self.OPEN_ATTEMPTS:
-                    raise
-                time.sleep(0.2)
-        raise AssertionError("unreachable")
+            time.sleep(0.2)
+        return _PostgresBatch(self)  # the last try: its error is the caller's
 
     def _rows(self, sql: str, params: Sequence[Any]) -> list[Row]:
         with self.datastore.transaction(commit=False) as cursor:
