@@ -1,11 +1,12 @@
-"""When the analysts' snapshot is copied: one policy for the background and for requests.
+"""When the analysts' snapshot is published: one policy for the background and for requests.
 
-A snapshot copies the projection file under its write lock (DuckDB has no incremental
-copy), so while it copies, batches wait and lag grows. Copies are therefore spaced so
-that copying takes at most SHARE of the time, whoever asks: the background copies when
-something changed and `every` seconds (or that spacing) have passed; a request copies
-only if something changed and the spacing since the last copy (at least MIN_GAP) has
-passed, and otherwise answers the snapshot there is, with when to ask again.
+A snapshot writes the parts of the projection that changed (ledger/projections/
+snapshot.py) from a read transaction, beside the projector, which shares the process's
+cores with it. Publishes are therefore spaced so that publishing takes at most SHARE of
+the time, whoever asks: the background publishes when something changed and `every`
+seconds (or that spacing) have passed; a request publishes only if something changed
+and the spacing since the last publish (at least MIN_GAP) has passed, and otherwise
+answers the snapshot there is, with when to ask again.
 """
 
 from __future__ import annotations

@@ -444,12 +444,15 @@ def rebuild_into(
 
 
 # What an analyst's connection may do: read the snapshot's tables, nothing else. The
-# configuration is locked once the time zone is set (ICU is built in: no file is read).
+# snapshot's tables are views over its Parquet parts, so file access stays on for that
+# one directory; the configuration is locked once it is set (ICU is built in: no file
+# is read for the time zone), and `read_only_statements` refuses anything but queries
+# (a COPY could otherwise write into the parts' directory).
 LOCKED_DOWN: dict[str, str | bool | int | float | list[str]] = {
-    "enable_external_access": False,
     "autoinstall_known_extensions": False,
     "allow_community_extensions": False,
 }
+QUERIES = ("SELECT", "EXPLAIN")
 
 
 class NoProjections(Exception):
@@ -461,6 +464,8 @@ def analyst_connection(settings: Settings, locked: bool = False) -> Any:
     `locked`: no file, database, extension or setting beyond it is reachable."""
     import duckdb
 
+    from ledger.projections.snapshot import parts_dir
+
     for path in (snapshot_path(settings), settings.projection_path):
         if path.exists():
             config = LOCKED_DOWN if locked else {}
@@ -468,6 +473,18 @@ def analyst_connection(settings: Settings, locked: bool = False) -> Any:
             con.execute("SET TimeZone = 'UTC'")
             if locked:
                 con.execute("SET autoload_known_extensions = false")
+                parts = parts_dir(snapshot_path(settings))
+                con.execute("SET allowed_directories = ?", [[f"{parts}/"]])
+                con.execute("SET enable_external_access = false")
                 con.execute("SET lock_configuration = true")
             return con
     raise NoProjections(f"no projections under {settings.data_dir}: run `ledger rebuild`")
+
+
+def read_only_statements(con: Any, query: str) -> str | None:
+    """Why `query` may not run on a locked analyst connection, or None if it may."""
+    for statement in con.extract_statements(query):
+        kind = statement.type.name
+        if kind not in QUERIES:
+            return f"only queries may run here (SELECT, EXPLAIN), not {kind}"
+    return None

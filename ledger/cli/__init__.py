@@ -426,8 +426,13 @@ def sql(query: str, data_dir: DataDir = None) -> None:
     """
     import duckdb
 
+    from ledger.bootstrap import read_only_statements
+
     con = _analyst_connection(settings_to_read(data_dir), locked=True)
     try:
+        refused = read_only_statements(con, query)
+        if refused:
+            raise refuse(f"SQL: {refused}", 2)
         result = con.execute(query)
         rows = result.fetchall()
     except duckdb.Error as error:
@@ -453,7 +458,8 @@ def export_parquet(directory: Path, data_dir: DataDir = None) -> None:
     tables = [
         r[0]
         for r in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+            "AND table_name <> 'snapshot_manifest'"
         ).fetchall()
     ]
     for name in tables:

@@ -1,10 +1,11 @@
-"""The projection's DuckDB database: opening, recovering, rewriting, copying, closing.
+"""The projection's DuckDB database: opening, recovering, rewriting, closing.
 
 `Projection` decides what to write; this module keeps the file healthy: the owner
 lock, the storage format released readers open, the move-aside of an unreadable
-file, the rewrite that leaves no trace of erased data, the checkpointed copy for
-analysts, and a clean close. Queries run through `reading()`, so a rewrite can wait
-for them to finish and no query ever holds a connection to a replaced file.
+file, the rewrite that leaves no trace of erased data, and a clean close. Queries
+(and the analysts' snapshot, written from a read transaction) run through
+`reading()`, so a rewrite can wait for them to finish and no query ever holds a
+connection to a replaced file.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from ledger.projections import schema
 from ledger.projections.files import (
     OwnerLock,
     move_aside,
-    publish_copy,
     remove_database,
     swap_in,
 )
@@ -211,11 +211,6 @@ class ProjectionDatabase:
 
     # -- copying, recovering, closing ----------------------------------------------------------
 
-    def checkpointed_copy(self, target: Path) -> None:
-        """Checkpoint (cost: what changed), then publish a byte copy (the caller holds writes)."""
-        self.con.execute("CHECKPOINT")
-        publish_copy(self.path, target)
-
     def recover_connection(self) -> None:
         """After a failed batch: reopen the connection if DuckDB invalidated it (I/O error).
 
@@ -244,11 +239,13 @@ class ProjectionDatabase:
             log.warning("projection connection reopened", file=self.path.name)
 
     def close(self) -> None:
-        """Checkpoint and close: a clean stop leaves no WAL behind."""
+        """Checkpoint and close: a clean stop leaves no WAL behind (once queries and a
+        snapshot being written have finished)."""
         try:
-            if not self.in_memory:
-                self.con.execute("CHECKPOINT")
-            self.con.close()
+            with self._exclusive():
+                if not self.in_memory:
+                    self.con.execute("CHECKPOINT")
+                self.con.close()
         finally:
             self._release()
 
@@ -267,8 +264,8 @@ def _is_empty(con: duckdb.DuckDBPyConnection) -> bool:
     """Nothing applied yet, or a deferred derivation a killed run left pending."""
     if con.execute("SELECT 1 FROM deferred_derivations LIMIT 1").fetchall():
         return True
-    # The layout's own stamp (schema_version) is not something applied.
-    applied = "SELECT 1 FROM projection_meta WHERE key <> 'schema_version' LIMIT 1"
+    # The file's own stamps (layout version, lineage) are not something applied.
+    applied = "SELECT 1 FROM projection_meta WHERE key NOT IN ('schema_version', 'lineage') LIMIT 1"
     return not con.execute(applied).fetchall() and not (
         con.execute("SELECT 1 FROM tenant_positions LIMIT 1").fetchall()
     )

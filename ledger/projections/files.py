@@ -13,7 +13,6 @@ import contextlib
 import fcntl
 import json
 import os
-import shutil
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -109,10 +108,10 @@ def swap_in(built: Path, target: Path) -> None:
     order could pair the new file with the old WAL, which DuckDB refuses to open.
     """
     wal_of(target).unlink(missing_ok=True)
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
     os.replace(built, target)
     wal_of(built).unlink(missing_ok=True)
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
 
 
 def move_aside(path: Path) -> Path:
@@ -123,26 +122,31 @@ def move_aside(path: Path) -> Path:
         os.replace(wal_of(path), wal_of(kept))
     if path.exists():
         os.replace(path, kept)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return kept
 
 
-def publish_copy(source: Path, target: Path) -> None:
-    """Atomically replace `target` by a byte copy of `source` (a checkpointed database).
+def temporary_for(target: Path) -> Path:
+    """A unique temporary name beside `target`: concurrent publishers never trip over
+    each other, and `remove_stale_temporaries` finds what a killed one left."""
+    return target.with_name(f".{target.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
 
-    The temporary name is unique, so concurrent publishers never trip over each other.
-    """
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+
+def seal(path: Path) -> None:
+    """Owner-only (a company's data) and on disk before anything names it."""
+    os.chmod(path, 0o600)
+    fd = os.open(path, os.O_RDONLY)
     try:
-        with source.open("rb") as src, tmp.open("wb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
-            dst.flush()
-            os.fsync(dst.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, target)
-        _fsync_dir(target.parent)
+        os.fsync(fd)
     finally:
-        tmp.unlink(missing_ok=True)
+        os.close(fd)
+
+
+def publish_file(tmp: Path, target: Path) -> None:
+    """Atomically replace `target` by the finished temporary `tmp`."""
+    seal(tmp)
+    os.replace(tmp, target)
+    fsync_dir(target.parent)
 
 
 def remove_stale_temporaries(directory: Path, name: str) -> None:
@@ -151,7 +155,7 @@ def remove_stale_temporaries(directory: Path, name: str) -> None:
         stale.unlink(missing_ok=True)
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(directory, os.O_RDONLY)
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import ExitStack
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,7 +23,7 @@ from ledger.logs import get_logger
 from ledger.projections import schema
 from ledger.projections.database import ProjectionDatabase, ProjectionUnavailable
 from ledger.projections.facts import EPOCH, Decrypt, FactBatch, Row
-from ledger.projections.files import remove_stale_temporaries
+from ledger.projections.snapshot import SnapshotWriter
 from ledger.projections.sql import (
     ALIGNMENT_FIGURES,
     ALIGNMENT_FROM_DAILY,
@@ -38,6 +39,10 @@ from ledger.projections.sql import (
 log = get_logger("ledger.projections")
 T = TypeVar("T")
 
+APPLIED_POSITION = (
+    "SELECT greatest(coalesce((SELECT max(position) FROM tenant_positions), 0), "
+    "coalesce((SELECT value FROM projection_meta WHERE key = 'source:store'), 0))"
+)
 AFFECTED_TENANTS = "tenant_id IN (SELECT tenant_id FROM affected)"
 # The awards of the affected days: a local day starts less than a day before any of
 # its instants, in every timezone.
@@ -77,6 +82,7 @@ class Projection:
         self._snapshot_at: int | None = None
         self.snapshot_position = 0  # the applied position the last snapshot holds
         self._snapshot_lock = threading.Lock()
+        self._snapshots: SnapshotWriter | None = None
         # Set by a rewrite that erased a forgotten member: the snapshot is due at once.
         self.erased_since_snapshot = False
         self.db = ProjectionDatabase(self.path, owner, memory_limit)
@@ -147,11 +153,7 @@ class Projection:
         last position read stands: the lag keeps growing instead of going blind.
         """
         try:
-            rows = self.run(
-                _rows,
-                "SELECT greatest(coalesce((SELECT max(position) FROM tenant_positions), 0), "
-                "coalesce((SELECT value FROM projection_meta WHERE key = 'source:store'), 0))",
-            )
+            rows = self.run(_rows, APPLIED_POSITION)
         except ProjectionUnavailable:
             return self._applied_seen
         self._applied_seen = int(rows[0][0])
@@ -411,27 +413,53 @@ class Projection:
         return self._snapshot_at != self.commits
 
     def publish_snapshot(self, target: str | Path) -> Path:
-        """Atomically replace `target` with a consistent copy analysts can open read-only.
+        """Atomically replace `target` with a snapshot analysts can open read-only.
 
-        A checkpoint (cost: what changed since the last one) then a byte copy of the
-        file, both under the write lock, so the copy is one committed state; the file is
-        in the storage format released DuckDB versions read. Concurrent requests are
-        serialized, and a snapshot of an unchanged projection is not copied again.
+        The parts that changed are written from one read transaction (a committed
+        state); the write lock is held only to open it, so batches go on meanwhile
+        (see snapshot.py). Concurrent requests are serialized, and a snapshot of an
+        unchanged projection is not published again.
         """
         target = Path(target)
         with self._snapshot_lock:
             if self._snapshot_at == self.commits and target.exists():
                 return target
-            with self.lock:
-                commits, position = self.commits, self.applied_position()
-                self.db.checkpointed_copy(target)
-                self.erased_since_snapshot = False
+            writer = self._snapshot_writer(target)
+            with ExitStack() as stack:
+                with self.lock:
+                    # The lock orders this read after every batch committed so far, and
+                    # before a rewrite of the file (which waits for readers to finish).
+                    con = stack.enter_context(self.db.reading())
+                    con.execute("BEGIN TRANSACTION")
+                    commits, purge = self.commits, self.erased_since_snapshot
+                    position = int(con.execute(APPLIED_POSITION).fetchall()[0][0])
+                    lineage = con.execute(
+                        "SELECT value FROM projection_meta WHERE key = 'lineage'"
+                    ).fetchall()
+                    self.erased_since_snapshot = False
+                try:
+                    writer.publish(con, int(lineage[0][0]) if lineage else 0, purge)
+                except BaseException:
+                    self.erased_since_snapshot |= purge
+                    raise
+                finally:
+                    con.execute("ROLLBACK")  # it only read
             self._snapshot_at, self.snapshot_position = commits, position
         return target
 
+    def _snapshot_writer(self, target: Path) -> SnapshotWriter:
+        if self._snapshots is None or self._snapshots.target != target:
+            self._snapshots = SnapshotWriter(target)
+        return self._snapshots
+
+    @property
+    def snapshot_parts_written(self) -> int:
+        """Parts the last snapshot wrote (what it cost: the parts that changed)."""
+        return len(self._snapshots.written) if self._snapshots else 0
+
     def stale_snapshot_files(self, target: Path) -> None:
-        """Remove temporaries a killed publisher left (the owner calls this at start)."""
-        remove_stale_temporaries(target.parent, target.name)
+        """Remove what a killed publisher left (the owner calls this at start)."""
+        self._snapshot_writer(target).remove_strays()
 
 
 _NO_RANGE: Row = {"tenant_id": "", "since": EPOCH, "until": EPOCH}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 import duckdb
 
 # 2: daily rollups and member totals; a file of an older version re-derives them (see
@@ -115,12 +117,16 @@ CREATE TABLE IF NOT EXISTS alignment (
     off_strategy_share DOUBLE, strategy_version INTEGER,
     "values" STRUCT(value VARCHAR, target DOUBLE, observed DOUBLE, gap DOUBLE)[]);
 
-CREATE OR REPLACE VIEW behaviors AS
+"""
+
+# The views over the tables, by name: the projection file and the analysts' snapshot
+# (ledger/projections/snapshot.py) define the same ones.
+VIEWS = {
+    "behaviors": """
     SELECT position, tenant_id, source_id AS behavior_id, source_type AS kind, member_id,
            "values", points, occurred_at, recorded_at, award_id
-    FROM awards WHERE kind <> 'adjustment';
-
-CREATE OR REPLACE VIEW members AS
+    FROM awards WHERE kind <> 'adjustment'""",
+    "members": """
     SELECT p.tenant_id, p.member_id,
            CASE WHEN p.forgotten THEN NULL ELSE p.display_name END AS display_name,
            (SELECT h.team FROM team_history h
@@ -128,8 +134,8 @@ CREATE OR REPLACE VIEW members AS
                AND h.effective_from <= now()
              ORDER BY h.effective_from DESC, h.position DESC LIMIT 1) AS team,
            p.joined_at, p.departed_at, p.forgotten
-    FROM member_profiles p;
-"""
+    FROM member_profiles p""",
+}
 
 # Tables a rebuild empties (everything but the DDL-only meta is data).
 DATA_TABLES = (
@@ -162,6 +168,13 @@ DATA_TABLES = (
 def create(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("SET TimeZone = 'UTC'")
     con.execute(DDL)
+    for name, body in VIEWS.items():
+        con.execute(f"CREATE OR REPLACE VIEW {name} AS {body}")
+    con.execute(
+        "INSERT INTO projection_meta SELECT 'lineage', ? "
+        "WHERE NOT EXISTS (SELECT 1 FROM projection_meta WHERE key = 'lineage')",
+        [new_lineage()],
+    )
     stored = con.execute(
         "SELECT value FROM projection_meta WHERE key = 'schema_version'"
     ).fetchall()
@@ -177,7 +190,15 @@ def create(con: duckdb.DuckDBPyConnection) -> None:
     stamp(con)
 
 
+def new_lineage() -> int:
+    """A file's lineage: its snapshot parts are reused only within one (see snapshot.py).
+    A new file, a rebuild and a reset start a new one."""
+    return secrets.randbits(62)
+
+
 def stamp(con: duckdb.DuckDBPyConnection) -> None:
+    """The layout's version, and a new lineage (the rows are derived afresh)."""
     con.execute(
-        "INSERT OR REPLACE INTO projection_meta VALUES ('schema_version', ?)", [SCHEMA_VERSION]
+        "INSERT OR REPLACE INTO projection_meta VALUES ('schema_version', ?), ('lineage', ?)",
+        [SCHEMA_VERSION, new_lineage()],
     )

@@ -3,7 +3,6 @@ nothing else; `ledger export parquet DIR` takes any directory name as a name."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 
 from ledger.clock import FixedClock
 from ledger.commands.completions import CompleteMission
+from ledger.projections.projection import Projection
 from tests.conftest import open_ledger
 from tests.support import NOW, World, process_env
 
@@ -29,7 +29,10 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     world.ledger.close()
     built = ledger("rebuild", "--data-dir", str(data))
     assert built.returncode == 0, built.stdout + built.stderr
-    shutil.copy(data / "projections.duckdb", data / "projections.snapshot.duckdb")
+    # The analysts' snapshot as a server publishes it: views over Parquet parts.
+    projection = Projection(data / "projections.duckdb")
+    projection.publish_snapshot(data / "projections.snapshot.duckdb")
+    projection.close()
     return data
 
 
@@ -63,6 +66,10 @@ def test_sql_reads_the_projections(data_dir: Path) -> None:
         "SELECT * FROM read_blob('{data}/member-keys.sqlite')",
         "SELECT * FROM read_blob('{data}/events.sqlite')",
         "COPY awards TO '{data}/stolen.csv'",
+        # The parts' directory is readable (the views read it), never writable.
+        "COPY awards TO '{data}/projections.snapshot.parts/planted.parquet'",
+        "SELECT 1; COPY awards TO '{data}/projections.snapshot.parts/planted.csv'",
+        "SELECT * FROM read_blob('{data}/projections.snapshot.parts/../events.sqlite')",
         "EXPORT DATABASE '{data}/stolen'",
         "ATTACH '{data}/projections.duckdb' AS live",
         "INSTALL httpfs",
@@ -80,6 +87,7 @@ def test_sql_refuses_every_reach_beyond_the_snapshot(data_dir: Path, reach: str)
     assert output.startswith("SQL: ") and len(output.strip().splitlines()) == 1, output
     assert "Traceback" not in output
     assert sorted(p.name for p in data_dir.iterdir()) == before  # nothing written
+    assert not list((data_dir / "projections.snapshot.parts").glob("planted*"))
     assert "root:" not in output
 
 

@@ -134,9 +134,13 @@ def test_after_a_forget_no_file_holds_the_member_or_any_secret(
         # Copies are spaced (at most one a second): ask until one holds the writes.
         while ok("/v1/projections/snapshot", {}, status=200)["position"] < position:
             time.sleep(0.3)
-        # Before the forget the analysts' copy names the member (the search can find it).
-        before = secrets_found([data_dir / "projections.snapshot.duckdb"], [NAME.encode()])
-        assert before == [("projections.snapshot.duckdb", NAME)]
+        # Before the forget the analysts' copy names the member (the search can find it):
+        # in the part of member_profiles its views read.
+        parts = sorted((data_dir / "projections.snapshot.parts").iterdir())
+        before = secrets_found(parts, [NAME.encode()])
+        assert [(name.split("-")[0], needle) for name, needle in before] == [
+            ("member_profiles", NAME)
+        ]
         keys_db = sqlite3.connect(f"file:{data_dir / 'member-keys.sqlite'}?mode=ro", uri=True)
         member_key = keys_db.execute(
             "SELECT key FROM member_keys WHERE member_id = 'zq'"

@@ -1,0 +1,183 @@
+"""The analysts' snapshot costs what changed (ledger/projections/snapshot.py): which parts a
+publish writes, how long replaced parts stay, what a forget and a killed publisher leave."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ledger.clock import FixedClock
+from ledger.commands.adjustments import AdjustPoints
+from ledger.commands.completions import CompleteMission
+from ledger.commands.members import ForgetMember
+from ledger.projections import snapshot
+from ledger.projections.snapshot import parts_dir, read_manifest
+from tests.support import Projected, World, days
+
+pytestmark = pytest.mark.usefixtures("sqlite_url")
+
+
+@pytest.fixture
+def p(sqlite_url: str, clock: FixedClock, tmp_path: Path) -> Projected:
+    from tests.conftest import open_ledger
+
+    ledger = open_ledger(sqlite_url, clock)
+    return Projected(World(ledger, clock).standard(), str(tmp_path / "p.duckdb"))
+
+
+def complete(w: World, member: str = "ana", **kw: object) -> None:
+    w.run(CompleteMission(mission_id="follow-up", member_id=member, **kw), w.service)
+
+
+def publish(p: Projected, target: Path) -> list[str]:
+    """Catch up, publish; the tables whose parts this publish wrote."""
+    p.catch_up()
+    p.projection.publish_snapshot(target)
+    assert p.projection._snapshots is not None
+    return sorted(name.split("-")[0] for name in p.projection._snapshots.written)
+
+
+def snapshot_query(target: Path, sql: str) -> list[tuple[object, ...]]:
+    con = duckdb.connect(str(target), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def parts_of(target: Path, table: str) -> dict[str, str]:
+    """The published parts of a table: key -> file."""
+    return {p.key: p.file for p in read_manifest(target).tables[table].parts}
+
+
+def test_a_publish_after_one_behavior_rewrites_only_its_month_and_appends_its_rows(
+    p: Projected, tmp_path: Path
+) -> None:
+    w = p.world
+    target = tmp_path / "p.snapshot.duckdb"
+    # Given behaviors in two months, published.
+    complete(w, occurred_at=w.clock.now() - days(12))
+    complete(w, "bo", occurred_at=w.clock.now() - days(12))
+    complete(w)
+    first = publish(p, target)
+    assert "events" in first and "awards" in first
+    months_before = parts_of(target, "daily_points")
+    assert len(months_before) == 2
+    # When one more behavior today is published.
+    complete(w, "cy")
+    written = publish(p, target)
+    # Then the events and awards parts gain one segment each (its rows only), the
+    # rollups rewrite this month only, and untouched tables keep their files.
+    assert written.count("events") == 1 and written.count("awards") == 1
+    segments = read_manifest(target).tables["awards"].parts
+    assert [s.rows for s in segments] == [3, 1]
+    months_after = parts_of(target, "daily_points")
+    old_month, this_month = sorted(months_before)
+    assert months_after[old_month] == months_before[old_month]
+    assert months_after[this_month] != months_before[this_month]
+    for table in ("value_catalog", "missions", "member_profiles", "strategy_revisions"):
+        assert table not in written
+    # And the snapshot reads as the projection does.
+    assert snapshot_query(target, "SELECT count(*), sum(points) FROM behaviors") == [(4, 40)]
+
+
+def test_nothing_changed_nothing_published_and_a_new_writer_reuses_the_parts(
+    p: Projected, tmp_path: Path
+) -> None:
+    w = p.world
+    target = tmp_path / "p.snapshot.duckdb"
+    complete(w)
+    publish(p, target)
+    inode = target.stat().st_ino
+    p.projection.publish_snapshot(target)
+    assert target.stat().st_ino == inode
+    # A restarted process (its writer reads the published manifest) writes only what
+    # changed since, not everything again.
+    p.projection.close()
+    from ledger.projections.projection import Projection
+
+    p.projection = Projection(p.projection.path, decrypt=w.ledger.personal.decrypt)
+    p.projection.stale_snapshot_files(target)
+    complete(w, "bo")
+    written = publish(p, target)
+    assert written.count("events") == 1
+    assert read_manifest(target).tables["events"].parts[0].rows > 1  # the first segment kept
+
+
+def test_replaced_parts_stay_for_the_grace_then_go(
+    p: Projected, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = p.world
+    target = tmp_path / "p.snapshot.duckdb"
+    complete(w)
+    publish(p, target)
+    # An analyst who opened this snapshot keeps reading it while newer ones appear.
+    opened = tmp_path / "opened.duckdb"
+    opened.write_bytes(target.read_bytes())
+    replaced = parts_of(target, "member_totals")[""]
+    complete(w, "bo")
+    publish(p, target)
+    assert parts_of(target, "member_totals")[""] != replaced
+    assert (parts_dir(target) / replaced).exists()
+    assert snapshot_query(opened, "SELECT count(*) FROM member_totals") == [(2,)]
+    # Past the grace, the next publish deletes it.
+    monkeypatch.setattr(snapshot, "GRACE", 0.0)
+    complete(w, "cy")
+    publish(p, target)
+    assert not (parts_dir(target) / replaced).exists()
+    listed = {f for t in read_manifest(target).tables.values() for f in (x.file for x in t.parts)}
+    assert {f.name for f in parts_dir(target).iterdir()} == listed
+
+
+def test_after_a_forget_no_part_names_the_member(p: Projected, tmp_path: Path) -> None:
+    w = p.world
+    target = tmp_path / "p.snapshot.duckdb"
+    complete(w)
+    publish(p, target)
+
+    def files_naming_ana() -> list[str]:
+        files = [target, *parts_dir(target).iterdir()]
+        return [f.name for f in files if b"Ana" in f.read_bytes()]
+
+    assert files_naming_ana(), "the name is there before the forget"
+    w.run(ForgetMember(member_id="ana"))
+    publish(p, target)
+    # The replaced member_profiles part is gone at once, not after the grace.
+    assert files_naming_ana() == []
+    assert snapshot_query(target, "SELECT display_name FROM members WHERE member_id = 'ana'") == [
+        (None,)
+    ]
+
+
+def test_what_a_killed_publisher_left_is_removed_at_start(p: Projected, tmp_path: Path) -> None:
+    w = p.world
+    target = tmp_path / "p.snapshot.duckdb"
+    complete(w)
+    publish(p, target)
+    stray_part = parts_dir(target) / "awards-dead-beef.parquet"
+    stray_part.write_bytes(b"half a part")
+    stray_snapshot = tmp_path / f".{target.name}.123.456.tmp"
+    stray_snapshot.write_bytes(b"half a snapshot")
+    listed = set(parts_of(target, "awards").values())
+    p.projection.stale_snapshot_files(target)
+    assert not stray_part.exists() and not stray_snapshot.exists()
+    assert listed <= {f.name for f in parts_dir(target).iterdir()}
+    assert snapshot_query(target, "SELECT count(*) FROM awards") == [(1,)]
+
+
+def test_many_small_publishes_merge_into_few_segments(p: Projected, tmp_path: Path) -> None:
+    w = p.world
+    target = tmp_path / "p.snapshot.duckdb"
+    complete(w)
+    publish(p, target)
+    for i in range(17):
+        w.run(AdjustPoints(member_id="bo", points=1 + i, reason="bench"), w.manager)
+        publish(p, target)
+    levels = [s.level for s in read_manifest(target).tables["awards"].parts]
+    # The first write, four level-0s merged four times into one level 2, then one.
+    assert levels == [snapshot.TOP_LEVEL, 2, 0]
+    assert snapshot_query(target, "SELECT count(*), sum(points) FROM awards") == [
+        (18, 10 + sum(range(1, 18)))
+    ]
