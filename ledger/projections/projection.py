@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import ExitStack
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -83,6 +83,9 @@ class Projection:
         self.snapshot_position = 0  # the applied position the last snapshot holds
         self._snapshot_lock = threading.Lock()
         self._snapshots: SnapshotWriter | None = None
+        # The earliest rollup date written since the last snapshot's read (None: none;
+        # date.min: unknown, as in a new process), under the write lock.
+        self._rollups_changed_from: date | None = date.min
         # Set by a rewrite that erased a forgotten member: the snapshot is due at once.
         self.erased_since_snapshot = False
         self.db = ProjectionDatabase(self.path, owner, memory_limit)
@@ -331,8 +334,8 @@ class Projection:
             if rows and rows[0][0] != change["timezone"]:
                 batch.since[tenant_id] = EPOCH
 
-    @staticmethod
     def _recompute(
+        self,
         con: duckdb.DuckDBPyConnection,
         affected: Sequence[Row],
         added: Sequence[Row] = (),
@@ -380,6 +383,12 @@ class Projection:
         if added:
             _add_awards(con, bound, added)
         _sum_periods(con, bound)
+        # Every rollup row written above is dated on or after the lowest bound: the
+        # snapshot reuses the parts of earlier months without reading them (conservative
+        # if the transaction rolls back: it only reads more).
+        lowest = day0 - timedelta(days=31)
+        if self._rollups_changed_from is None or lowest < self._rollups_changed_from:
+            self._rollups_changed_from = lowest
 
     def finish(self) -> None:
         """Recompute the derived tables deferred by `apply(defer=True)`."""
@@ -406,6 +415,7 @@ class Projection:
             for table in schema.DATA_TABLES:
                 self.con.execute(f"DELETE FROM {table}")
             schema.stamp(self.con)
+            self._rollups_changed_from = date.min
 
     @property
     def changed_since_snapshot(self) -> bool:
@@ -425,25 +435,33 @@ class Projection:
             if self._snapshot_at == self.commits and target.exists():
                 return target
             writer = self._snapshot_writer(target)
-            with ExitStack() as stack:
+            purge, changed_from = False, None
+            try:
+                with ExitStack() as stack:
+                    with self.lock:
+                        # The lock orders this read after every batch committed so far,
+                        # and before a rewrite of the file (which waits for readers).
+                        con = stack.enter_context(self.db.reading())
+                        con.execute("BEGIN TRANSACTION")
+                        stack.callback(_rollback, con)  # it only reads
+                        commits, purge = self.commits, self.erased_since_snapshot
+                        changed_from = self._rollups_changed_from
+                        position = int(con.execute(APPLIED_POSITION).fetchall()[0][0])
+                        lineage = con.execute(
+                            "SELECT value FROM projection_meta WHERE key = 'lineage'"
+                        ).fetchall()
+                        self.erased_since_snapshot = False
+                        self._rollups_changed_from = None
+                    writer.publish(con, int(lineage[0][0]) if lineage else 0, purge, changed_from)
+            except BaseException:
+                # Due again, with what it was to cover (taken once no longer a reader: a
+                # close waits for readers while it holds the lock).
                 with self.lock:
-                    # The lock orders this read after every batch committed so far, and
-                    # before a rewrite of the file (which waits for readers to finish).
-                    con = stack.enter_context(self.db.reading())
-                    con.execute("BEGIN TRANSACTION")
-                    commits, purge = self.commits, self.erased_since_snapshot
-                    position = int(con.execute(APPLIED_POSITION).fetchall()[0][0])
-                    lineage = con.execute(
-                        "SELECT value FROM projection_meta WHERE key = 'lineage'"
-                    ).fetchall()
-                    self.erased_since_snapshot = False
-                try:
-                    writer.publish(con, int(lineage[0][0]) if lineage else 0, purge)
-                except BaseException:
                     self.erased_since_snapshot |= purge
-                    raise
-                finally:
-                    con.execute("ROLLBACK")  # it only read
+                    if changed_from is not None:
+                        now = self._rollups_changed_from
+                        self._rollups_changed_from = min(changed_from, now or changed_from)
+                raise
             self._snapshot_at, self.snapshot_position = commits, position
         return target
 

@@ -30,6 +30,7 @@ import json
 import secrets
 import time
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -172,14 +173,24 @@ class SnapshotWriter:
             if path.name not in known:
                 path.unlink(missing_ok=True)
 
-    def publish(self, con: duckdb.DuckDBPyConnection, lineage: int, purge: bool) -> None:
+    def publish(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        lineage: int,
+        purge: bool,
+        rollups_from: date | None = date.min,
+    ) -> None:
         """Write the parts that changed from `con` (inside its read transaction), then
-        replace the snapshot file. `purge`: delete retired parts now (after a forget)."""
+        replace the snapshot file. `purge`: delete retired parts now (after a forget).
+        `rollups_from`: no rollup row dated earlier changed since the published snapshot
+        was read (None: no rollup changed; date.min: unknown, read them all)."""
         self.parts.mkdir(mode=0o700, exist_ok=True)
         old = self.manifest
         new = Manifest(lineage=lineage)
         self.written = []
         same_lineage = old.lineage == lineage
+        if not same_lineage:
+            rollups_from = date.min
         for table, columns in _tables(con).items():
             before = old.tables.get(table)
             if before is not None and before.columns != columns:
@@ -188,6 +199,8 @@ class SnapshotWriter:
                 new.tables[table] = self._append(
                     con, table, columns, before if same_lineage else None
                 )
+            elif table in MONTHLY and before is not None:
+                new.tables[table] = self._months(con, table, columns, before, rollups_from)
             else:
                 new.tables[table] = self._by_fingerprint(con, table, columns, before)
         fsync_dir(self.parts)
@@ -207,28 +220,58 @@ class SnapshotWriter:
     # -- tables -------------------------------------------------------------------------
 
     def _by_fingerprint(
-        self, con: duckdb.DuckDBPyConnection, table: str, columns: str, before: TableParts | None
+        self,
+        con: duckdb.DuckDBPyConnection,
+        table: str,
+        columns: str,
+        before: TableParts | None,
+        since: date = date.min,
     ) -> TableParts:
+        """Fingerprint the table's parts (its months from `since`, for a rollup) and
+        write those that differ from the published ones."""
         column = MONTHLY.get(table)
         key = f"CAST(date_trunc('month', {column}) AS DATE)::VARCHAR" if column else "''"
+        where = f"WHERE {column} >= DATE '{since}'" if column and since > date.min else ""
         fingerprints = con.execute(
-            f"SELECT {key} AS part, count(*), sum(hash(t))::VARCHAR FROM {table} t "
+            f"SELECT {key} AS part, count(*), sum(hash(t))::VARCHAR FROM {table} t {where} "
             "GROUP BY ALL ORDER BY part"
         ).fetchall()
         published = {p.key: p for p in before.parts} if before else {}
         parts = []
-        for part_key, rows, digest in fingerprints or [(WHOLE, 0, "0")]:
+        for part_key, rows, digest in fingerprints or ([] if where else [(WHOLE, 0, "0")]):
             check = f"{rows}:{digest}"
             kept = published.get(part_key)
             if kept is not None and kept.check == check:
                 parts.append(kept)
                 continue
             if column and part_key != WHOLE:
-                where = f"CAST(date_trunc('month', {column}) AS DATE) = DATE '{part_key}'"
+                month = f"CAST(date_trunc('month', {column}) AS DATE) = DATE '{part_key}'"
             else:
-                where = "true"
-            file = self._write_part(con, table, f"SELECT * FROM {table} WHERE {where}")
+                month = "true"
+            file = self._write_part(con, table, f"SELECT * FROM {table} WHERE {month}")
             parts.append(Part(part_key, file, rows, check))
+        return TableParts(columns, parts)
+
+    def _months(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        table: str,
+        columns: str,
+        before: TableParts,
+        rollups_from: date | None,
+    ) -> TableParts:
+        """A rollup: the published parts of months before `rollups_from` as they are
+        (nothing dated earlier was written since), the later months by fingerprint."""
+        if rollups_from is None:
+            return before
+        if rollups_from == date.min:
+            return self._by_fingerprint(con, table, columns, before)
+        since = rollups_from.replace(day=1)
+        earlier = [p for p in before.parts if p.key != WHOLE and p.key < since.isoformat()]
+        later = self._by_fingerprint(con, table, columns, before, since)
+        parts = earlier + later.parts
+        if not parts:  # an empty table still needs its columns
+            return self._by_fingerprint(con, table, columns, None)
         return TableParts(columns, parts)
 
     def _append(

@@ -81,6 +81,15 @@ def test_a_publish_after_one_behavior_rewrites_only_its_month_and_appends_its_ro
         assert table not in written
     # And the snapshot reads as the projection does.
     assert snapshot_query(target, "SELECT count(*), sum(points) FROM behaviors") == [(4, 40)]
+    # A late behavior of last month rewrites last month's part, however far back.
+    complete(w, "cy", occurred_at=w.clock.now() - days(11))
+    publish(p, target)
+    assert parts_of(target, "daily_points")[old_month] != months_before[old_month]
+    assert snapshot_query(
+        target, f"SELECT count(*) FROM daily_points WHERE day < DATE '{this_month}'"
+    ) == p.projection.reader().execute(
+        f"SELECT count(*) FROM daily_points WHERE day < DATE '{this_month}'"
+    ).fetchall()
 
 
 def test_nothing_changed_nothing_published_and_a_new_writer_reuses_the_parts(
@@ -181,3 +190,33 @@ def test_many_small_publishes_merge_into_few_segments(p: Projected, tmp_path: Pa
     assert snapshot_query(target, "SELECT count(*), sum(points) FROM awards") == [
         (18, 10 + sum(range(1, 18)))
     ]
+
+
+def test_a_failed_publish_leaves_the_last_snapshot_and_the_next_covers_everything(
+    p: Projected, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = p.world
+    target = tmp_path / "p.snapshot.duckdb"
+    complete(w)
+    publish(p, target)
+    # A late behavior of last month, then a publish that fails (a full disk, say).
+    complete(w, "bo", occurred_at=w.clock.now() - days(11))
+    real = snapshot.SnapshotWriter._write_snapshot
+
+    def no_space(self: snapshot.SnapshotWriter, manifest: snapshot.Manifest) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(snapshot.SnapshotWriter, "_write_snapshot", no_space)
+    with pytest.raises(OSError):
+        publish(p, target)
+    assert snapshot_query(target, "SELECT count(*) FROM awards") == [(1,)]
+    # The next publish, after a batch six weeks later (whose rows reach back a month at
+    # most), still holds the late behavior.
+    monkeypatch.setattr(snapshot.SnapshotWriter, "_write_snapshot", real)
+    w.clock.advance(days(45))
+    complete(w, "cy")
+    publish(p, target)
+    live = p.projection.reader()
+    for table in ("daily_points", "daily_values", "leaderboard_weekly", "alignment", "awards"):
+        query = f"SELECT * FROM {table} ORDER BY ALL"
+        assert snapshot_query(target, query) == live.execute(query).fetchall(), table
