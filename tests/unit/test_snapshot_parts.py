@@ -27,6 +27,11 @@ def p(sqlite_url: str, clock: FixedClock, tmp_path: Path) -> Projected:
     return Projected(World(ledger, clock).standard(), str(tmp_path / "p.duckdb"))
 
 
+@pytest.fixture
+def target(tmp_path: Path) -> Path:
+    return tmp_path / "p.snapshot.duckdb"
+
+
 def complete(w: World, member: str = "ana", **kw: object) -> None:
     w.run(CompleteMission(mission_id="follow-up", member_id=member, **kw), w.service)
 
@@ -53,10 +58,9 @@ def parts_of(target: Path, table: str) -> dict[str, str]:
 
 
 def test_a_publish_after_one_behavior_rewrites_only_its_month_and_appends_its_rows(
-    p: Projected, tmp_path: Path
+    p: Projected, target: Path, tmp_path: Path
 ) -> None:
     w = p.world
-    target = tmp_path / "p.snapshot.duckdb"
     # Given behaviors in two months, published.
     complete(w, occurred_at=w.clock.now() - days(12))
     complete(w, "bo", occurred_at=w.clock.now() - days(12))
@@ -85,19 +89,19 @@ def test_a_publish_after_one_behavior_rewrites_only_its_month_and_appends_its_ro
     complete(w, "cy", occurred_at=w.clock.now() - days(11))
     publish(p, target)
     assert parts_of(target, "daily_points")[old_month] != months_before[old_month]
-    assert snapshot_query(
-        target, f"SELECT count(*) FROM daily_points WHERE day < DATE '{this_month}'"
-    ) == p.projection.reader().execute(
-        f"SELECT count(*) FROM daily_points WHERE day < DATE '{this_month}'"
-    ).fetchall()
+    assert (
+        snapshot_query(target, f"SELECT count(*) FROM daily_points WHERE day < DATE '{this_month}'")
+        == p.projection.reader()
+        .execute(f"SELECT count(*) FROM daily_points WHERE day < DATE '{this_month}'")
+        .fetchall()
+    )
 
 
 def test_nothing_changed_nothing_published_and_a_new_writer_reuses_the_parts(
-    p: Projected, tmp_path: Path
+    p: Projected, target: Path, tmp_path: Path
 ) -> None:
     w = p.world
-    target = tmp_path / "p.snapshot.duckdb"
-    complete(w)
+    complete(w)  # given a published snapshot of one behavior
     publish(p, target)
     inode = target.stat().st_ino
     p.projection.publish_snapshot(target)
@@ -116,11 +120,10 @@ def test_nothing_changed_nothing_published_and_a_new_writer_reuses_the_parts(
 
 
 def test_replaced_parts_stay_for_the_grace_then_go(
-    p: Projected, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    p: Projected, target: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     w = p.world
-    target = tmp_path / "p.snapshot.duckdb"
-    complete(w)
+    complete(w)  # given a published snapshot of one behavior
     publish(p, target)
     # An analyst who opened this snapshot keeps reading it while newer ones appear.
     opened = tmp_path / "opened.duckdb"
@@ -140,10 +143,11 @@ def test_replaced_parts_stay_for_the_grace_then_go(
     assert {f.name for f in parts_dir(target).iterdir()} == listed
 
 
-def test_after_a_forget_no_part_names_the_member(p: Projected, tmp_path: Path) -> None:
+def test_after_a_forget_no_part_names_the_member(
+    p: Projected, target: Path, tmp_path: Path
+) -> None:
     w = p.world
-    target = tmp_path / "p.snapshot.duckdb"
-    complete(w)
+    complete(w)  # given a published snapshot of one behavior
     publish(p, target)
 
     def files_naming_ana() -> list[str]:
@@ -160,10 +164,11 @@ def test_after_a_forget_no_part_names_the_member(p: Projected, tmp_path: Path) -
     ]
 
 
-def test_what_a_killed_publisher_left_is_removed_at_start(p: Projected, tmp_path: Path) -> None:
+def test_what_a_killed_publisher_left_is_removed_at_start(
+    p: Projected, target: Path, tmp_path: Path
+) -> None:
     w = p.world
-    target = tmp_path / "p.snapshot.duckdb"
-    complete(w)
+    complete(w)  # given a published snapshot of one behavior
     publish(p, target)
     stray_part = parts_dir(target) / "awards-dead-beef.parquet"
     stray_part.write_bytes(b"half a part")
@@ -176,10 +181,11 @@ def test_what_a_killed_publisher_left_is_removed_at_start(p: Projected, tmp_path
     assert snapshot_query(target, "SELECT count(*) FROM awards") == [(1,)]
 
 
-def test_many_small_publishes_merge_into_few_segments(p: Projected, tmp_path: Path) -> None:
+def test_many_small_publishes_merge_into_few_segments(
+    p: Projected, target: Path, tmp_path: Path
+) -> None:
     w = p.world
-    target = tmp_path / "p.snapshot.duckdb"
-    complete(w)
+    complete(w)  # given a published snapshot of one behavior
     publish(p, target)
     for i in range(17):
         w.run(AdjustPoints(member_id="bo", points=1 + i, reason="bench"), w.manager)
@@ -193,11 +199,10 @@ def test_many_small_publishes_merge_into_few_segments(p: Projected, tmp_path: Pa
 
 
 def test_a_failed_publish_leaves_the_last_snapshot_and_the_next_covers_everything(
-    p: Projected, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    p: Projected, target: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     w = p.world
-    target = tmp_path / "p.snapshot.duckdb"
-    complete(w)
+    complete(w)  # given a published snapshot of one behavior
     publish(p, target)
     # A late behavior of last month, then a publish that fails (a full disk, say).
     complete(w, "bo", occurred_at=w.clock.now() - days(11))
