@@ -41,7 +41,8 @@ class Snapshots:
         self.every = every
         self.lock = threading.Lock()
         self.last = -math.inf  # monotonic end of the last copy
-        self.cost = 0.0  # seconds the last copy took
+        self.cost = 0.0  # seconds the last publish took, as far as spacing goes
+        self.seconds = 0.0  # seconds the last publish took
         self.copies = 0
         projection.stale_snapshot_files(target)
 
@@ -52,7 +53,11 @@ class Snapshots:
         started = time.monotonic()
         self.projection.publish_snapshot(self.target)
         self.last = time.monotonic()
-        self.cost = self.last - started
+        took = self.last - started
+        # A snapshot that wrote every part (the first, or after a rebuild) costs the
+        # history once; the next ones cost what changed, so it does not space them.
+        self.cost = 0.0 if self.projection.snapshot_started_over else took
+        self.seconds = took
         self.copies += 1
 
     @property

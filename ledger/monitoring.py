@@ -52,7 +52,7 @@ def projection_lag(store: EventStore, applied: int, now: datetime) -> tuple[int,
 
 class Snapshotting(Protocol):
     copies: int
-    cost: float
+    seconds: float
 
 
 class HttpMetrics:
@@ -89,11 +89,11 @@ class HttpMetrics:
             registry=registry,
         )
         self.snapshot_copies = Gauge(
-            "ledger_snapshot_copies", "Analysts' snapshots copied since start", registry=registry
+            "ledger_snapshot_copies", "Analysts' snapshots published since start", registry=registry
         )
         self.snapshot_seconds = Gauge(
             "ledger_snapshot_copy_seconds",
-            "How long the last snapshot copy took",
+            "How long publishing the last snapshot took (the parts that changed)",
             registry=registry,
         )
 
@@ -113,7 +113,7 @@ class HttpMetrics:
         self.lag_seconds.set(seconds)
         if snapshots is not None:
             self.snapshot_copies.set(snapshots.copies)
-            self.snapshot_seconds.set(snapshots.cost)
+            self.snapshot_seconds.set(snapshots.seconds)
 
 
 class ProcessMetrics:

@@ -475,6 +475,11 @@ class Projection:
         """Parts the last snapshot wrote (what it cost: the parts that changed)."""
         return len(self._snapshots.written) if self._snapshots else 0
 
+    @property
+    def snapshot_started_over(self) -> bool:
+        """The last snapshot wrote every part (a first one, or a new lineage)."""
+        return self._snapshots.started_over if self._snapshots else False
+
     def stale_snapshot_files(self, target: Path) -> None:
         """Remove what a killed publisher left (the owner calls this at start)."""
         self._snapshot_writer(target).remove_strays()

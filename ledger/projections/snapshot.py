@@ -161,6 +161,7 @@ class SnapshotWriter:
         self.parts = parts_dir(target)
         self.manifest = read_manifest(target)
         self.written: list[str] = []  # parts the last publish wrote (what it cost)
+        self.started_over = False  # the last publish wrote every part (no parts to reuse)
 
     def remove_strays(self) -> None:
         """Files a killed publisher left: parts no manifest lists, temporary snapshots.
@@ -189,6 +190,7 @@ class SnapshotWriter:
         new = Manifest(lineage=lineage)
         self.written = []
         same_lineage = old.lineage == lineage
+        self.started_over = not (same_lineage and old.tables)
         if not same_lineage:
             rollups_from = date.min
         for table, columns in _tables(con).items():

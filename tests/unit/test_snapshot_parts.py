@@ -225,3 +225,25 @@ def test_a_failed_publish_leaves_the_last_snapshot_and_the_next_covers_everythin
     for table in ("daily_points", "daily_values", "leaderboard_weekly", "alignment", "awards"):
         query = f"SELECT * FROM {table} ORDER BY ALL"
         assert snapshot_query(target, query) == live.execute(query).fetchall(), table
+
+
+def test_a_snapshot_that_wrote_every_part_does_not_space_the_next(
+    p: Projected, target: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from consumers.snapshots import Snapshots
+
+    w = p.world
+    complete(w)
+    p.catch_up()
+    monkeypatch.setattr(Snapshots, "MIN_GAP", 0.0)
+    snapshots = Snapshots(p.projection, target)
+    # The first publish writes the whole history once: it does not count for the spacing
+    # (at a million behaviors it would otherwise hold the next one off for minutes).
+    assert snapshots.request().copied
+    assert p.projection.snapshot_started_over
+    assert snapshots.seconds > 0 and snapshots.cost == 0.0
+    complete(w, "bo")
+    p.catch_up()
+    assert snapshots.request().copied  # at once, not cost / SHARE later
+    assert not p.projection.snapshot_started_over
+    assert snapshots.cost == snapshots.seconds > 0
