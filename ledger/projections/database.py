@@ -34,9 +34,9 @@ STORAGE_VERSION = "v1.4.0"
 STORAGE_TAG = "v1.4.0+"
 STORAGE: dict[str, str | bool | int | float | list[str]] = {
     "storage_compatibility_version": STORAGE_VERSION,
-    # The team-at-occurred_at join is an ASOF join; DuckDB would run it as a nested
+    # The revision-at-occurred_at join is an ASOF join; DuckDB would run it as a nested
     # loop when it underestimates the left side (a batch's few awards), which costs
-    # awards x team moves. The real ASOF operator costs a sort of each side instead.
+    # awards x revisions. The real ASOF operator costs a sort of each side instead.
     "asof_loop_join_threshold": 0,
     # One thread: in `ledger serve` the other core answers HTTP. Memory bounded: a rebuild
     # of millions of events spills to disk instead of growing (DuckDB's default is 80 %

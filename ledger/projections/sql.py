@@ -54,14 +54,24 @@ aw AS (
       AND NOT EXISTS (SELECT 1 FROM reversals r WHERE r.tenant_id = a.tenant_id
                       AND r.award_id = a.award_id {recorded_cut(as_of, "r.")})
 ),
+-- Each team as a span [from, to) per member: the team at an instant is a hash join on
+-- the member and a range test. The ASOF join it replaces sorted every award of the
+-- window (307 of 370 ms of a time-travel leaderboard on a million behaviors).
+team_spans AS (
+    SELECT tenant_id, member_id, team, effective_from,
+           lead(effective_from) OVER (
+               PARTITION BY tenant_id, member_id ORDER BY effective_from) AS effective_to
+    FROM team_hist
+),
 attributed AS (
     SELECT aw.*, h.team,
            CAST(aw.local_ts AS DATE) AS local_date,
            CAST(date_trunc('week', aw.local_ts) AS DATE) AS week_start,
            CAST(date_trunc('month', aw.local_ts) AS DATE) AS month_start
-    FROM aw ASOF LEFT JOIN team_hist h
+    FROM aw LEFT JOIN team_spans h
       ON aw.tenant_id = h.tenant_id AND aw.member_id = h.member_id
      AND aw.occurred_at >= h.effective_from
+     AND (h.effective_to IS NULL OR aw.occurred_at < h.effective_to)
 ),
 """ + REV.format(tenants=f"{tenants} {cut}")
 
