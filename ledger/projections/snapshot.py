@@ -69,6 +69,9 @@ WHOLE = ""  # the key of a table's only part (and of an empty table's)
 
 
 def parts_dir(target: Path) -> Path:
+    """Beside the snapshot, absolute: the views name their parts by this path, and an
+    analyst may open the snapshot from any directory."""
+    target = target.absolute()
     return target.with_name(target.stem + ".parts")
 
 

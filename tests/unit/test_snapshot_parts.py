@@ -247,3 +247,18 @@ def test_a_snapshot_that_wrote_every_part_does_not_space_the_next(
     assert snapshots.request().copied  # at once, not cost / SHARE later
     assert not p.projection.snapshot_started_over
     assert snapshots.cost == snapshots.seconds > 0
+
+
+def test_a_snapshot_published_under_a_relative_path_opens_from_anywhere(
+    p: Projected, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `ledger serve --data-dir ledger-data/demo`: the paths the server knows are relative.
+    complete(p.world)
+    monkeypatch.chdir(tmp_path)
+    publish(p, Path("relative.snapshot.duckdb"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert snapshot_query(tmp_path / "relative.snapshot.duckdb", "SELECT count(*) FROM awards") == [
+        (1,)
+    ]
