@@ -9,7 +9,8 @@ copy of the projection file cost the whole file under the write lock at every pu
   parts and the manifest that lists them, so it is a few kilobytes;
 - `events` and `awards`, which only grow, are kept as segments by position: a publish
   writes the rows past each tenant's last published position, and small segments are
-  merged four at a time (each row is rewritten a logarithmic number of times);
+  merged four at a time (each row is rewritten a logarithmic number of times, and no
+  merge writes more than SEALED_ROWS rows);
 - the period rollups are kept per month of their date, the other tables whole; a part
   is rewritten only when its fingerprint (row count and the sum of the rows' hashes,
   computed by DuckDB over the table) differs from the published one;
@@ -63,7 +64,11 @@ MONTHLY = {
     "alignment": "period_start",
 }
 MERGE = 4  # segments of one level merged into one of the next
-TOP_LEVEL = 6  # segments at this level are never merged again (the first write is one)
+# The first write of a table (its whole history) is one segment that is never merged.
+TOP_LEVEL = 99
+# A merge never writes a larger segment: the largest merge stays bounded, and the
+# number of segments grows by one per SEALED_ROWS rows beyond the levels below.
+SEALED_ROWS = 2_000_000
 GRACE = 120.0  # seconds a part no longer listed stays for connections opened before
 WHOLE = ""  # the key of a table's only part (and of an empty table's)
 
@@ -329,7 +334,7 @@ class SnapshotWriter:
         while len(parts) >= MERGE:
             tail = parts[-MERGE:]
             level = tail[0].level
-            if level >= TOP_LEVEL or any(p.level != level for p in tail):
+            if any(p.level != level for p in tail) or sum(p.rows for p in tail) > SEALED_ROWS:
                 break
             files = ", ".join(_literal(self.parts / p.file) for p in tail)
             file = self._write_part(con, "merged", f"SELECT * FROM read_parquet([{files}])")

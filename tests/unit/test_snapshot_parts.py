@@ -262,3 +262,20 @@ def test_a_snapshot_published_under_a_relative_path_opens_from_anywhere(
     assert snapshot_query(tmp_path / "relative.snapshot.duckdb", "SELECT count(*) FROM awards") == [
         (1,)
     ]
+
+
+def test_merges_never_write_a_segment_larger_than_sealed_rows(
+    p: Projected, target: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = p.world
+    complete(w)
+    publish(p, target)
+    monkeypatch.setattr(snapshot, "SEALED_ROWS", 8)
+    for i in range(17):
+        w.run(AdjustPoints(member_id="bo", points=1 + i, reason="bench"), w.manager)
+        publish(p, target)
+    segments = read_manifest(target).tables["awards"].parts
+    # Four level-0s (4 rows) merge; four level-1s (16 rows) would exceed 8: they stay.
+    assert [s.level for s in segments] == [snapshot.TOP_LEVEL, 1, 1, 1, 1, 0]
+    assert max(s.rows for s in segments[1:]) <= 8
+    assert snapshot_query(target, "SELECT count(*) FROM awards") == [(18,)]
