@@ -81,8 +81,8 @@ class Follower:
 
     A failed batch was rolled back (its position with it), so retrying it from the
     stored position skips nothing; a DuckDB connection invalidated by an I/O error is
-    reopened. When given `snapshots`, it publishes the analysts' snapshot on their
-    schedule (consumers.snapshots) after each pass.
+    reopened. When given `snapshots`, their publisher runs in a thread of its own beside
+    it (consumers.snapshots), woken after each pass that applied something.
     """
 
     MAX_PAUSE = 0.25
@@ -113,7 +113,7 @@ class Follower:
         return time.monotonic() - self.last_ok < within
 
     def step(self) -> int:
-        """One pass: everything the source has now, then a snapshot if one is due."""
+        """One pass: everything the source has now (the snapshot's publisher is woken)."""
         started, live = time.monotonic(), not self.projection.catching_up
         if self.projection.catching_up:
             # Nobody reads it yet (queries answer 503): derive the tables once at the end.
@@ -128,8 +128,8 @@ class Follower:
             self.last_pass = time.monotonic() - started if live else 0.0
             if self.on_applied:
                 self.on_applied(applied)
-        if self.snapshots is not None:
-            self.snapshots.background()
+        if applied and self.snapshots is not None:
+            self.snapshots.wake.set()
         self.last_ok = time.monotonic()
         return applied
 
@@ -147,6 +147,20 @@ class Follower:
         return max(self.interval, min(self.MAX_PAUSE, self.pace * self.last_pass))
 
     def run(self, stopping: threading.Event) -> None:
+        snapshots, publisher = self.snapshots, None
+        if snapshots is not None:
+            publisher = threading.Thread(
+                target=snapshots.run, args=(stopping,), name="snapshots", daemon=True
+            )
+            publisher.start()
+        try:
+            self._follow(stopping)
+        finally:
+            if snapshots is not None and publisher is not None:
+                snapshots.wake.set()  # out of its wait at once
+                publisher.join(timeout=60)
+
+    def _follow(self, stopping: threading.Event) -> None:
         backoff = 0.5
         while not stopping.is_set():
             try:

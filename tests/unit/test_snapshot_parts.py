@@ -3,6 +3,7 @@ publish writes, how long replaced parts stay, what a forget and a killed publish
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import duckdb
@@ -279,3 +280,52 @@ def test_merges_never_write_a_segment_larger_than_sealed_rows(
     assert [s.level for s in segments] == [snapshot.TOP_LEVEL, 1, 1, 1, 1, 0]
     assert max(s.rows for s in segments[1:]) <= 8
     assert snapshot_query(target, "SELECT count(*) FROM awards") == [(18,)]
+
+
+def test_the_projector_applies_batches_while_a_snapshot_is_being_published(
+    p: Projected, target: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from consumers.projector import Follower
+    from consumers.snapshots import Snapshots
+    from consumers.sources import StoreSource
+
+    w = p.world
+    complete(w)
+    publishing, release = threading.Event(), threading.Event()
+    real = snapshot.SnapshotWriter.publish
+
+    def slow(self: snapshot.SnapshotWriter, *args: object, **kw: object) -> None:
+        publishing.set()
+        release.wait(30)  # a publish of a large history (10 s at a million behaviors)
+        real(self, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(snapshot.SnapshotWriter, "publish", slow)
+    follower = Follower(
+        p.projection,
+        StoreSource(w.ledger.store),
+        interval=0.05,
+        snapshots=Snapshots(p.projection, target, every=0.0),
+    )
+    stopping = threading.Event()
+    thread = threading.Thread(target=follower.run, args=(stopping,))
+    thread.start()
+    try:
+        assert publishing.wait(10), "the publisher did not start"
+        # While that publish is held, a new command is projected all the same.
+        complete(w, "bo")
+        head = w.position()
+        deadline = time.monotonic() + 10
+        while p.projection.applied_position() < head and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert p.projection.applied_position() >= head
+        release.set()
+        deadline = time.monotonic() + 10
+        while p.projection.snapshot_position < head and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert snapshot_query(target, "SELECT count(*) FROM awards") == [(2,)]
+    finally:
+        release.set()
+        stopping.set()
+        thread.join(30)
