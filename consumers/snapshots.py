@@ -11,7 +11,9 @@ answers the snapshot there is, with when to ask again.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from ledger.logs import cause, get_logger
 from ledger.projections.projection import Projection
 
 log = get_logger("ledger.projector")
+NICE = 10  # the background publisher's niceness (0 is the process's, 19 the lowest)
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,11 @@ class Snapshots:
         """The background publisher, in a thread of its own: a publish reads one committed
         state without the write lock, so the projector goes on applying meanwhile (the
         first publish of a process writes the whole history: 10.6 s at 1M behaviors).
-        A failure (a full disk) is logged and retried; the last snapshot stays."""
+        A failure (a full disk) is logged and retried; the last snapshot stays. The
+        thread runs at a lower CPU priority (DuckDB runs the publish in it: one thread):
+        on a busy machine commands and the projector go first."""
+        with contextlib.suppress(OSError, AttributeError):  # Linux: per thread
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
         backoff = self.POLL
         while not stopping.is_set():
             self.wake.wait(backoff)

@@ -329,3 +329,29 @@ def test_the_projector_applies_batches_while_a_snapshot_is_being_published(
         release.set()
         stopping.set()
         thread.join(30)
+
+
+def test_the_background_publisher_runs_at_a_lower_cpu_priority(
+    p: Projected, target: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import threading
+
+    from consumers import snapshots as policy
+
+    seen: list[int] = []
+    stopping = threading.Event()
+
+    def background(self: policy.Snapshots) -> None:
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        stopping.set()
+
+    monkeypatch.setattr(policy.Snapshots, "background", background)
+    publisher = policy.Snapshots(p.projection, target)
+    thread = threading.Thread(target=publisher.run, args=(stopping,))
+    thread.start()
+    publisher.wake.set()
+    thread.join(10)
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    assert seen == [max(policy.NICE, base)]  # never raised above the process
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base  # only it
