@@ -471,11 +471,6 @@ class Projection:
         return self._snapshots
 
     @property
-    def snapshot_parts_written(self) -> int:
-        """Parts the last snapshot wrote (what it cost: the parts that changed)."""
-        return len(self._snapshots.written) if self._snapshots else 0
-
-    @property
     def snapshot_started_over(self) -> bool:
         """The last snapshot wrote every part (a first one, or a new lineage)."""
         return self._snapshots.started_over if self._snapshots else False

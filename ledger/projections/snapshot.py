@@ -33,7 +33,6 @@ import time
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
@@ -439,11 +438,3 @@ def _part_name(table: str) -> str:
 def _literal(path: Path) -> str:
     """A path as an SQL string literal (a data directory may have a quote in its name)."""
     return "'" + str(path).replace("'", "''") + "'"
-
-
-def describe(manifest: Manifest) -> dict[str, Any]:
-    """How many parts and rows each table has in the snapshot (tests, metrics)."""
-    return {
-        name: {"parts": len(t.parts), "rows": sum(p.rows for p in t.parts)}
-        for name, t in manifest.tables.items()
-    }

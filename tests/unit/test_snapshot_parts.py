@@ -33,6 +33,14 @@ def target(tmp_path: Path) -> Path:
     return tmp_path / "p.snapshot.duckdb"
 
 
+@pytest.fixture
+def published(p: Projected, target: Path) -> World:
+    """Given a published snapshot of one behavior: its world."""
+    complete(p.world)
+    publish(p, target)
+    return p.world
+
+
 def complete(w: World, member: str = "ana", **kw: object) -> None:
     w.run(CompleteMission(mission_id="follow-up", member_id=member, **kw), w.service)
 
@@ -99,11 +107,9 @@ def test_a_publish_after_one_behavior_rewrites_only_its_month_and_appends_its_ro
 
 
 def test_nothing_changed_nothing_published_and_a_new_writer_reuses_the_parts(
-    p: Projected, target: Path, tmp_path: Path
+    p: Projected, target: Path, tmp_path: Path, published: World
 ) -> None:
-    w = p.world
-    complete(w)  # given a published snapshot of one behavior
-    publish(p, target)
+    w = published
     inode = target.stat().st_ino
     p.projection.publish_snapshot(target)
     assert target.stat().st_ino == inode
@@ -121,11 +127,9 @@ def test_nothing_changed_nothing_published_and_a_new_writer_reuses_the_parts(
 
 
 def test_replaced_parts_stay_for_the_grace_then_go(
-    p: Projected, target: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    p: Projected, target: Path, tmp_path: Path, published: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    w = p.world
-    complete(w)  # given a published snapshot of one behavior
-    publish(p, target)
+    w = published
     # An analyst who opened this snapshot keeps reading it while newer ones appear.
     opened = tmp_path / "opened.duckdb"
     opened.write_bytes(target.read_bytes())
@@ -145,11 +149,9 @@ def test_replaced_parts_stay_for_the_grace_then_go(
 
 
 def test_after_a_forget_no_part_names_the_member(
-    p: Projected, target: Path, tmp_path: Path
+    p: Projected, target: Path, tmp_path: Path, published: World
 ) -> None:
-    w = p.world
-    complete(w)  # given a published snapshot of one behavior
-    publish(p, target)
+    w = published
 
     def files_naming_ana() -> list[str]:
         files = [target, *parts_dir(target).iterdir()]
@@ -166,11 +168,8 @@ def test_after_a_forget_no_part_names_the_member(
 
 
 def test_what_a_killed_publisher_left_is_removed_at_start(
-    p: Projected, target: Path, tmp_path: Path
+    p: Projected, target: Path, tmp_path: Path, published: World
 ) -> None:
-    w = p.world
-    complete(w)  # given a published snapshot of one behavior
-    publish(p, target)
     stray_part = parts_dir(target) / "awards-dead-beef.parquet"
     stray_part.write_bytes(b"half a part")
     stray_snapshot = tmp_path / f".{target.name}.123.456.tmp"
@@ -183,11 +182,9 @@ def test_what_a_killed_publisher_left_is_removed_at_start(
 
 
 def test_many_small_publishes_merge_into_few_segments(
-    p: Projected, target: Path, tmp_path: Path
+    p: Projected, target: Path, tmp_path: Path, published: World
 ) -> None:
-    w = p.world
-    complete(w)  # given a published snapshot of one behavior
-    publish(p, target)
+    w = published
     for i in range(17):
         w.run(AdjustPoints(member_id="bo", points=1 + i, reason="bench"), w.manager)
         publish(p, target)
@@ -200,11 +197,9 @@ def test_many_small_publishes_merge_into_few_segments(
 
 
 def test_a_failed_publish_leaves_the_last_snapshot_and_the_next_covers_everything(
-    p: Projected, target: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    p: Projected, target: Path, tmp_path: Path, published: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    w = p.world
-    complete(w)  # given a published snapshot of one behavior
-    publish(p, target)
+    w = published
     # A late behavior of last month, then a publish that fails (a full disk, say).
     complete(w, "bo", occurred_at=w.clock.now() - days(11))
     real = snapshot.SnapshotWriter._write_snapshot
